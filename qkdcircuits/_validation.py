@@ -1,0 +1,97 @@
+"""Argument checks shared by the quantum layer.
+
+Every public function validates its physics arguments with these helpers so that a bad value
+raises a ``ValueError`` or ``TypeError`` that names the parameter and the offending value.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+SeedLike = int | np.random.Generator | None
+"""Anything :func:`as_generator` accepts."""
+
+
+def as_generator(seed: int | np.random.Generator | None, name: str = "seed") -> np.random.Generator:
+    """Normalise ``seed`` into a ``numpy.random.Generator``.
+
+    Parameters
+    ----------
+    seed : int, numpy.random.Generator or None
+        A Generator is used as is (and advanced by the caller); an integer seeds a fresh PCG64
+        generator; ``None`` draws fresh OS entropy.
+    name : str
+        Parameter name used in error messages.
+
+    Raises
+    ------
+    TypeError
+        If ``seed`` is of any other type (``RandomState``, float, bool, ...).
+    ValueError
+        If ``seed`` is a negative integer.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(
+            f"{name}={seed!r} must be an int, a numpy.random.Generator or None, "
+            f"not {type(seed).__name__}"
+        )
+    if seed < 0:
+        raise ValueError(f"{name}={seed!r} must be a non-negative integer")
+    return np.random.default_rng(int(seed))
+
+
+def check_probability(value: float, name: str) -> float:
+    """Return ``value`` as a float after checking it is a real number in [0, 1]."""
+    value = check_real(value, name)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name}={value!r} not in [0, 1]")
+    return value
+
+
+def check_real(value: float, name: str) -> float:
+    """Return ``value`` as a finite float, or raise ``TypeError``/``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}={value!r} must be a real number, not {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name}={value!r} must be finite")
+    return value
+
+
+def check_non_negative(value: float, name: str) -> float:
+    """Return ``value`` as a float after checking it is finite and >= 0."""
+    value = check_real(value, name)
+    if value < 0:
+        raise ValueError(f"{name}={value!r} must be >= 0")
+    return value
+
+
+def check_positive(value: float, name: str) -> float:
+    """Return ``value`` as a float after checking it is finite and > 0."""
+    value = check_real(value, name)
+    if value <= 0:
+        raise ValueError(f"{name}={value!r} must be > 0")
+    return value
+
+
+def check_positive_int(value: int, name: str) -> int:
+    """Return ``value`` as an int after checking it is an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}={value!r} must be an integer, not {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name}={value!r} must be >= 1")
+    return int(value)
+
+
+def check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
+    """Return ``value`` after checking it is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name}={value!r} must be one of {', '.join(map(repr, choices))}")
+    return value

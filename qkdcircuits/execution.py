@@ -1,0 +1,403 @@
+"""Run circuits once each and return their outcome distributions.
+
+This is the only module of the quantum layer that talks to a Qiskit backend. Every circuit family
+(BB84, MDI-QKD, secret sharing, verification) goes through :func:`outcome_distributions`:
+
+* **default** (no ``backend``, no ``sampler``, no ``shots``): Aer computes the *exact* probability
+  of every classical outcome with ``save_probabilities`` (statevector for unitary circuits,
+  density matrix when the circuit holds channels or a ``noise_model`` is given; read-out errors of
+  the noise model are applied exactly afterwards). No sampling noise at all.
+* ``shots`` only: the same Aer simulator, sampled with ``shots`` shots and a seed.
+* ``backend`` (any ``BackendV2``: ``AerSimulator``, an IBM fake backend, a real IBM device): the
+  circuits are transpiled to the backend's ISA with Qiskit's preset pass manager and sampled with
+  :class:`qiskit.primitives.BackendSamplerV2`.
+* ``sampler`` (any ``SamplerV2``, e.g. ``qiskit_ibm_runtime.SamplerV2`` or Aer's): the circuits are
+  transpiled to ``backend`` if one is given, else to the sampler's own backend when it exposes one,
+  and sampled with ``shots`` shots.
+
+Nothing here creates credentials or connects anywhere: a user who wants hardware passes the
+backend or sampler object.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from qiskit import QuantumCircuit
+
+from qkdcircuits._validation import SeedLike, as_generator, check_positive_int
+
+__all__ = [
+    "DEFAULT_SHOTS",
+    "OutcomeDistribution",
+    "describe_target",
+    "outcome_distributions",
+]
+
+DEFAULT_SHOTS = 4096
+"""Shots per circuit when a backend or sampler is given without ``shots``."""
+
+_CHANNEL_INSTRUCTIONS = frozenset({"quantum_channel", "kraus", "superop"})
+_NON_UNITARY = _CHANNEL_INSTRUCTIONS | {"reset"}
+_IGNORED = frozenset({"barrier", "delay"})
+
+
+@dataclass(frozen=True, eq=False)
+class OutcomeDistribution:
+    """Probability of every classical outcome of one circuit.
+
+    Attributes
+    ----------
+    probabilities : numpy.ndarray
+        Shape ``(2**num_clbits,)``, read-only, sums to 1. Index ``k`` is the outcome whose clbit
+        ``i`` (in the circuit's clbit order: first register first, bit 0 first) is
+        ``(k >> i) & 1``; for a single register it is the register's integer value.
+    registers : tuple of (str, int)
+        Name and size of each classical register, in clbit order.
+    shots : int or None
+        ``None`` for an exact distribution; otherwise the number of shots behind it.
+    counts : numpy.ndarray or None
+        Integer counts per outcome for shot-based distributions.
+    """
+
+    probabilities: np.ndarray
+    registers: tuple[tuple[str, int], ...]
+    shots: int | None = None
+    counts: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        probs = np.array(self.probabilities, dtype=float)
+        width = sum(size for _, size in self.registers)
+        if probs.shape != (1 << width,):
+            raise ValueError(
+                f"probabilities has shape {probs.shape}, expected {(1 << width,)} for registers "
+                f"{self.registers}"
+            )
+        probs.setflags(write=False)
+        object.__setattr__(self, "probabilities", probs)
+        if self.counts is not None:
+            counts = np.array(self.counts, dtype=np.int64)
+            counts.setflags(write=False)
+            object.__setattr__(self, "counts", counts)
+
+    @property
+    def exact(self) -> bool:
+        """True when the distribution is exact rather than estimated from shots."""
+        return self.shots is None
+
+    def _offset(self, register: str) -> tuple[int, int]:
+        offset = 0
+        for name, size in self.registers:
+            if name == register:
+                return offset, size
+            offset += size
+        names = [name for name, _ in self.registers]
+        raise ValueError(f"register={register!r} not in {names}")
+
+    def marginal(self, register: str) -> np.ndarray:
+        """Distribution of one register's integer value, shape ``(2**size,)``."""
+        offset, size = self._offset(register)
+        values = (np.arange(self.probabilities.size) >> offset) & ((1 << size) - 1)
+        return np.bincount(values, weights=self.probabilities, minlength=1 << size)
+
+    def register_value(self, outcomes: np.ndarray, register: str) -> np.ndarray:
+        """Extract one register's integer value from joint outcome indices."""
+        offset, size = self._offset(register)
+        return (np.asarray(outcomes) >> offset) & ((1 << size) - 1)
+
+    def sample(self, size: int, seed: SeedLike = None) -> np.ndarray:
+        """Draw ``size`` joint outcome indices (vectorised)."""
+        size = check_positive_int(size, "size")
+        rng = as_generator(seed)
+        return rng.choice(self.probabilities.size, size=size, p=self.probabilities)
+
+
+def describe_target(backend: Any = None, sampler: Any = None, shots: int | None = None) -> str:
+    """Short provenance string for where distributions came from (stored in reports)."""
+    if sampler is not None:
+        return f"sampler:{type(sampler).__name__}"
+    if backend is not None:
+        name = getattr(backend, "name", None)
+        return f"backend:{name() if callable(name) else name or type(backend).__name__}"
+    return "aer:exact" if shots is None else "aer:shots"
+
+
+def outcome_distributions(
+    circuits: QuantumCircuit | Sequence[QuantumCircuit],
+    *,
+    backend: Any = None,
+    sampler: Any = None,
+    shots: int | None = None,
+    noise_model: Any = None,
+    seed: int | None = None,
+    optimization_level: int = 1,
+) -> list[OutcomeDistribution]:
+    """Run each circuit once and return its outcome distribution.
+
+    Parameters
+    ----------
+    circuits : QuantumCircuit or sequence of QuantumCircuit
+        Circuits whose measurements define the outcomes. For the exact path every measurement
+        must be terminal (nothing acts on a qubit after it is measured).
+    backend : qiskit.providers.BackendV2, optional
+        Target to transpile to and sample on (``AerSimulator``, a fake or real IBM backend).
+    sampler : qiskit.primitives.BaseSamplerV2, optional
+        Sampler to run with, e.g. ``qiskit_ibm_runtime.SamplerV2(mode=backend)``.
+    shots : int, optional
+        Shots per circuit. ``None`` with neither backend nor sampler gives exact distributions;
+        with one of them it means :data:`DEFAULT_SHOTS`.
+    noise_model : qiskit_aer.noise.NoiseModel, optional
+        Device noise for the default Aer simulator (exact or shot-based). Circuits are
+        transpiled to its basis gates so its gate errors apply.
+    seed : int, optional
+        Seed for transpilation and for Aer's shot sampling.
+    optimization_level : int
+        Preset pass-manager level used when transpiling to a backend.
+
+    Returns
+    -------
+    list of OutcomeDistribution
+        One per circuit, in order.
+
+    Raises
+    ------
+    TypeError
+        If a circuit is not a ``QuantumCircuit``.
+    ValueError
+        If both ``backend`` and ``noise_model`` are given, if ``shots`` is not a positive
+        integer, or if a circuit with Aer-only channel instructions is sent to another target.
+    """
+    single = isinstance(circuits, QuantumCircuit)
+    circuit_list = [circuits] if single else list(circuits)
+    for index, circuit in enumerate(circuit_list):
+        if not isinstance(circuit, QuantumCircuit):
+            raise TypeError(f"circuits[{index}] is a {type(circuit).__name__}, not a QuantumCircuit")
+        if circuit.num_clbits == 0:
+            raise ValueError(f"circuits[{index}] ({circuit.name!r}) measures nothing")
+    if shots is not None:
+        shots = check_positive_int(shots, "shots")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"seed={seed!r} must be an int or None")
+    if backend is not None and noise_model is not None:
+        raise ValueError("give either backend or noise_model, not both (a backend has its own noise)")
+    if not circuit_list:
+        return []
+
+    if backend is None and sampler is None:
+        if shots is None:
+            return _exact_aer(circuit_list, noise_model)
+        from qiskit_aer import AerSimulator
+
+        backend = AerSimulator(noise_model=noise_model)
+    return _sampled(circuit_list, backend, sampler, shots or DEFAULT_SHOTS, seed, optimization_level)
+
+
+def _registers(circuit: QuantumCircuit) -> tuple[tuple[str, int], ...]:
+    clbits_in_regs = [bit for creg in circuit.cregs for bit in creg]
+    if clbits_in_regs != list(circuit.clbits):
+        raise ValueError(
+            f"circuit {circuit.name!r}: classical bits must belong to named registers laid out in "
+            "order (one register after the other)"
+        )
+    return tuple((creg.name, creg.size) for creg in circuit.cregs)
+
+
+def _has_channels(circuit: QuantumCircuit) -> bool:
+    return any(inst.operation.name in _CHANNEL_INSTRUCTIONS for inst in circuit.data)
+
+
+def _split_terminal_measurements(circuit: QuantumCircuit) -> tuple[QuantumCircuit, dict[int, int]]:
+    """Return the circuit without its measurements and a map clbit index -> qubit index."""
+    body = circuit.copy_empty_like()
+    clbit_to_qubit: dict[int, int] = {}
+    measured: set[int] = set()
+    for inst in circuit.data:
+        name = inst.operation.name
+        qubits = [circuit.find_bit(q).index for q in inst.qubits]
+        if name == "measure":
+            clbit = circuit.find_bit(inst.clbits[0]).index
+            clbit_to_qubit[clbit] = qubits[0]
+            measured.add(qubits[0])
+            continue
+        if name in _IGNORED:
+            continue
+        if measured.intersection(qubits) or inst.clbits or getattr(inst.operation, "condition", None):
+            raise ValueError(
+                f"circuit {circuit.name!r} has a mid-circuit measurement or classical control; "
+                "pass shots=... to sample it instead of computing the exact distribution"
+            )
+        body.append(inst)
+    return body, clbit_to_qubit
+
+
+def _readout_matrices(noise_model: Any, num_qubits: int) -> list[np.ndarray | None]:
+    """Per-qubit read-out confusion matrices P(read j | true i) of an Aer noise model."""
+    matrices: list[np.ndarray | None] = [None] * num_qubits
+    default = None
+    for error in noise_model.to_dict().get("errors", []):
+        if error.get("type") != "roerror":
+            continue
+        matrix = np.asarray(error["probabilities"], dtype=float)
+        if matrix.shape != (2, 2):
+            raise ValueError("only single-qubit read-out errors are supported on the exact path")
+        qubit_sets = error.get("gate_qubits")
+        if qubit_sets is None:
+            default = matrix
+            continue
+        for qubits in qubit_sets:
+            if qubits[0] < num_qubits:
+                matrices[qubits[0]] = matrix
+    return [default if m is None else m for m in matrices]
+
+
+def _exact_aer(circuits: list[QuantumCircuit], noise_model: Any) -> list[OutcomeDistribution]:
+    from qiskit import transpile
+    from qiskit_aer import AerSimulator
+
+    simulator = AerSimulator(noise_model=noise_model)
+    registers_list = [_registers(circuit) for circuit in circuits]
+    if noise_model is not None:
+        for circuit in circuits:
+            if _has_channels(circuit):
+                raise ValueError(
+                    f"circuit {circuit.name!r} holds explicit channel instructions; build it with "
+                    "explicit_channels=False when a noise_model is given"
+                )
+        # Lower to the noise model's basis so that its gate errors apply.
+        lowered = transpile(circuits, basis_gates=noise_model.basis_gates, optimization_level=0)
+    else:
+        # Lower only what Aer lacks (e.g. ``ch``); Aer targets have no coupling map, so qubit
+        # indices are kept.
+        lowered = transpile(circuits, target=simulator.target, optimization_level=0)
+    prepared = []
+    layouts = []
+    needs_density = noise_model is not None
+    for circuit, registers in zip(lowered, registers_list, strict=True):
+        body, clbit_to_qubit = _split_terminal_measurements(circuit)
+        qubits = sorted(set(clbit_to_qubit.values()))
+        needs_density |= any(inst.operation.name in _NON_UNITARY for inst in body.data)
+        body.save_probabilities(qubits, label="probs")
+        prepared.append(body)
+        layouts.append((registers, circuit.num_clbits, clbit_to_qubit, qubits))
+
+    simulator.set_options(method="density_matrix" if needs_density else "statevector")
+    result = simulator.run(prepared, shots=1).result()
+    distributions = []
+    for index, (registers, num_clbits, clbit_to_qubit, qubits) in enumerate(layouts):
+        probs = np.asarray(result.data(index)["probs"], dtype=float)
+        if noise_model is not None:
+            probs = _apply_readout(probs, qubits, _readout_matrices(noise_model, max(qubits) + 1))
+        # Simulator round-off can leave entries like -1e-17; clip and renormalise.
+        probs = np.clip(probs, 0.0, None)
+        probs /= probs.sum()
+        distributions.append(
+            OutcomeDistribution(
+                probabilities=_qubit_to_clbit_probs(probs, qubits, clbit_to_qubit, num_clbits),
+                registers=registers,
+            )
+        )
+    return distributions
+
+
+def _apply_readout(
+    probs: np.ndarray, qubits: list[int], matrices: list[np.ndarray | None]
+) -> np.ndarray:
+    """Apply independent single-qubit read-out confusion to a distribution over ``qubits``."""
+    n = len(qubits)
+    # Reshape so that axis k is qubit position n-1-k (little-endian index -> C-order axes).
+    tensor = probs.reshape((2,) * n)
+    for position, qubit in enumerate(qubits):
+        matrix = matrices[qubit]
+        if matrix is None:
+            continue
+        axis = n - 1 - position
+        tensor = np.moveaxis(np.tensordot(matrix.T, tensor, axes=([1], [axis])), 0, axis)
+    return tensor.reshape(-1)
+
+
+def _qubit_to_clbit_probs(
+    probs: np.ndarray, qubits: list[int], clbit_to_qubit: dict[int, int], num_clbits: int
+) -> np.ndarray:
+    """Re-index a distribution over measured qubits into one over classical bits."""
+    position = {qubit: k for k, qubit in enumerate(qubits)}
+    source = np.arange(probs.size)
+    target = np.zeros(probs.size, dtype=np.int64)
+    for clbit, qubit in clbit_to_qubit.items():
+        target |= ((source >> position[qubit]) & 1) << clbit
+    return np.bincount(target, weights=probs, minlength=1 << num_clbits)
+
+
+def _sampler_backend(sampler: Any) -> Any:
+    """The backend a sampler runs on, when it says so (IBM Runtime samplers do)."""
+    getter = getattr(sampler, "backend", None)
+    if callable(getter):
+        try:
+            return getter()
+        except Exception:  # a sampler in session/batch mode may not expose one
+            return None
+    return None
+
+
+def _is_aer(backend: Any) -> bool:
+    return type(backend).__module__.startswith("qiskit_aer")
+
+
+def _sampled(
+    circuits: list[QuantumCircuit],
+    backend: Any,
+    sampler: Any,
+    shots: int,
+    seed: int | None,
+    optimization_level: int,
+) -> list[OutcomeDistribution]:
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    target_backend = backend if backend is not None else _sampler_backend(sampler)
+    runs_on_aer = (sampler is None and _is_aer(backend)) or (
+        sampler is not None and type(sampler).__module__.startswith("qiskit_aer")
+    )
+    for circuit in circuits:
+        if _has_channels(circuit) and not runs_on_aer:
+            raise ValueError(
+                f"circuit {circuit.name!r} holds Aer-only channel instructions; build it with "
+                "explicit_channels=False for this backend"
+            )
+    registers = [_registers(circuit) for circuit in circuits]
+    if target_backend is not None and not _is_aer(target_backend):
+        pass_manager = generate_preset_pass_manager(
+            optimization_level=optimization_level, backend=target_backend, seed_transpiler=seed
+        )
+        circuits = pass_manager.run(circuits)
+    if sampler is None:
+        from qiskit.primitives import BackendSamplerV2
+
+        sampler = BackendSamplerV2(
+            backend=backend, options={"default_shots": shots, "seed_simulator": seed}
+        )
+    result = sampler.run(circuits, shots=shots).result()
+    distributions = []
+    for pub_result, regs in zip(result, registers, strict=True):
+        outcome = None
+        offset = 0
+        for name, size in regs:
+            bits = getattr(pub_result.data, name).to_bool_array(order="little")
+            value = (bits.astype(np.int64) << np.arange(offset, offset + size)).sum(axis=1)
+            outcome = value if outcome is None else outcome | value
+            offset += size
+        counts = np.bincount(outcome, minlength=1 << offset)
+        distributions.append(
+            OutcomeDistribution(
+                probabilities=counts / counts.sum(), registers=regs, shots=int(counts.sum()),
+                counts=counts,
+            )
+        )
+    return distributions
+
+
+def _all_settings(*choices: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Cartesian product of setting choices, first choice varying slowest."""
+    return list(itertools.product(*choices))
