@@ -49,7 +49,9 @@ def check_bit(bit: int, name: str = "bit") -> int:
     return int(bit)
 
 
-def prepare_bb84_state(circuit: QuantumCircuit, qubit: Qubit | int, *, basis: str, bit: int) -> None:
+def prepare_bb84_state(
+    circuit: QuantumCircuit, qubit: Qubit | int, *, basis: str, bit: int
+) -> None:
     """Append the gates that prepare BB84 state ``(basis, bit)`` on ``qubit`` from ``|0>``."""
     basis = check_basis(basis)
     bit = check_bit(bit)

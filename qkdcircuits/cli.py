@@ -32,11 +32,17 @@ def _float(text: str) -> float:
 def _add_common_qubit_options(parser: argparse.ArgumentParser, default_rounds: int) -> None:
     parser.add_argument("--rounds", type=int, default=default_rounds, help="protocol rounds")
     parser.add_argument(
-        "--depolarizing", type=_float, default=0.0, metavar="P",
+        "--depolarizing",
+        type=_float,
+        default=0.0,
+        metavar="P",
         help="depolarising probability p on each arm (rho -> (1-p) rho + p I/2)",
     )
     parser.add_argument(
-        "--misalignment-rad", type=_float, default=0.0, metavar="THETA",
+        "--misalignment-rad",
+        type=_float,
+        default=0.0,
+        metavar="THETA",
         help="polarisation misalignment angle per arm in radians (error sin^2 theta)",
     )
     parser.add_argument(
@@ -44,11 +50,15 @@ def _add_common_qubit_options(parser: argparse.ArgumentParser, default_rounds: i
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed (reproducible runs)")
     parser.add_argument(
-        "--shots", type=int, default=None,
+        "--shots",
+        type=int,
+        default=None,
         help="sample each setting circuit with this many Aer shots instead of exact probabilities",
     )
     parser.add_argument(
-        "--fake-backend", default=None, metavar="NAME",
+        "--fake-backend",
+        default=None,
+        metavar="NAME",
         help="run the setting circuits on an IBM fake backend, e.g. FakeBrisbane "
         "(needs the 'ibm' extra)",
     )
@@ -66,7 +76,9 @@ def _fake_backend(name: str | None) -> Any:
         ) from exc
     cls = getattr(fake_provider, name, None)
     if cls is None:
-        raise SystemExit(f"--fake-backend {name!r}: no such backend in qiskit_ibm_runtime.fake_provider")
+        raise SystemExit(
+            f"--fake-backend {name!r}: no such backend in qiskit_ibm_runtime.fake_provider"
+        )
     return cls()
 
 
@@ -110,8 +122,13 @@ def _run_mdi(args: argparse.Namespace) -> int:
 
     noise = ArmNoise(depolarizing_prob=args.depolarizing, misalignment_rad=args.misalignment_rad)
     result = simulate_mdi(
-        rounds=args.rounds, variant=args.variant, noise=noise, z_basis_prob=args.z_basis_prob,
-        seed=args.seed, shots=args.shots, backend=_fake_backend(args.fake_backend),
+        rounds=args.rounds,
+        variant=args.variant,
+        noise=noise,
+        z_basis_prob=args.z_basis_prob,
+        seed=args.seed,
+        shots=args.shots,
+        backend=_fake_backend(args.fake_backend),
     )
     _emit(result, args, "MDI-QKD (qubit level)", [("BSM variant", args.variant)])
     return 0
@@ -123,8 +140,12 @@ def _run_bb84(args: argparse.Namespace) -> int:
 
     noise = ArmNoise(depolarizing_prob=args.depolarizing, misalignment_rad=args.misalignment_rad)
     result = simulate_bb84(
-        rounds=args.rounds, noise=noise, z_basis_prob=args.z_basis_prob, seed=args.seed,
-        shots=args.shots, backend=_fake_backend(args.fake_backend),
+        rounds=args.rounds,
+        noise=noise,
+        z_basis_prob=args.z_basis_prob,
+        seed=args.seed,
+        shots=args.shots,
+        backend=_fake_backend(args.fake_backend),
     )
     _emit(result, args, "BB84 (qubit level)", [])
     return 0
@@ -133,20 +154,24 @@ def _run_bb84(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the quantum layer's subcommands (``mdi``, ``bb84``, ...) to ``subparsers``."""
     mdi = subparsers.add_parser(
-        "mdi", help="simulate qubit-level MDI-QKD rounds and print QBER and sifted key length",
+        "mdi",
+        help="simulate qubit-level MDI-QKD rounds and print QBER and sifted key length",
         description="Run the 16 MDI-QKD setting circuits once, sample the rounds with numpy and "
         "report QBER per basis (with a Wilson 95%% interval) and the sifted key length.",
     )
     _add_common_qubit_options(mdi, default_rounds=1_000_000)
     mdi.add_argument(
-        "--variant", choices=("gate", "linear-optics"), default="gate",
+        "--variant",
+        choices=("gate", "linear-optics"),
+        default="gate",
         help="Bell-state measurement: gate-based (all four Bell states) or linear optics "
         "(psi+/psi- only)",
     )
     mdi.set_defaults(handler=_run_mdi)
 
     bb84 = subparsers.add_parser(
-        "bb84", help="simulate qubit-level prepare-and-measure BB84 rounds",
+        "bb84",
+        help="simulate qubit-level prepare-and-measure BB84 rounds",
     )
     _add_common_qubit_options(bb84, default_rounds=1_000_000)
     bb84.set_defaults(handler=_run_bb84)

@@ -87,7 +87,9 @@ def _depolarize(table: np.ndarray, prob: float, axis: int) -> np.ndarray:
     return (1.0 - prob) * table + prob * mixed
 
 
-def _run_table(circuits, shape, backend, sampler, shots, noise_model, seed) -> tuple[np.ndarray, Any]:
+def _run_table(
+    circuits, shape, backend, sampler, shots, noise_model, seed
+) -> tuple[np.ndarray, Any]:
     dists = outcome_distributions(
         circuits, backend=backend, sampler=sampler, shots=shots, noise_model=noise_model, seed=seed
     )
@@ -128,9 +130,7 @@ def mdi_outcome_table(
         table = _cached_mdi_table(variant, alice.misalignment_rad, bob.misalignment_rad).copy()
     else:
         circuits = _mdi_circuits(variant, alice.misalignment_rad, bob.misalignment_rad)
-        table, _ = _run_table(
-            circuits, (2, 2, 2, 2, 4), backend, sampler, shots, noise_model, seed
-        )
+        table, _ = _run_table(circuits, (2, 2, 2, 2, 4), backend, sampler, shots, noise_model, seed)
     table = _depolarize(table, alice.depolarizing_prob, axis=0)
     return _depolarize(table, bob.depolarizing_prob, axis=2)
 
@@ -139,10 +139,19 @@ def _mdi_circuits(variant: str, theta_a: float, theta_b: float):
     arm_a, arm_b = ArmNoise(misalignment_rad=theta_a), ArmNoise(misalignment_rad=theta_b)
     return [
         mdi_bsm_circuit(
-            alice_basis=ab, alice_bit=ax, bob_basis=bb, bob_bit=bx, variant=variant,
-            alice_channel=arm_a, bob_channel=arm_b, explicit_channels=False,
+            alice_basis=ab,
+            alice_bit=ax,
+            bob_basis=bb,
+            bob_bit=bx,
+            variant=variant,
+            alice_channel=arm_a,
+            bob_channel=arm_b,
+            explicit_channels=False,
         )
-        for ab in BASES for ax in (0, 1) for bb in BASES for bx in (0, 1)
+        for ab in BASES
+        for ax in (0, 1)
+        for bb in BASES
+        for bx in (0, 1)
     ]
 
 
@@ -176,8 +185,13 @@ def bb84_outcome_table(
         table = _cached_bb84_table(noise.misalignment_rad).copy()
     else:
         table, _ = _run_table(
-            _bb84_circuits(noise.misalignment_rad), (2, 2, 2, 2), backend, sampler, shots,
-            noise_model, seed,
+            _bb84_circuits(noise.misalignment_rad),
+            (2, 2, 2, 2),
+            backend,
+            sampler,
+            shots,
+            noise_model,
+            seed,
         )
     return _depolarize(table, noise.depolarizing_prob, axis=0)
 
@@ -185,8 +199,12 @@ def bb84_outcome_table(
 def _bb84_circuits(theta: float):
     arm = ArmNoise(misalignment_rad=theta)
     return [
-        bb84_circuit(alice_basis=ab, alice_bit=ax, bob_basis=bb, channel=arm, explicit_channels=False)
-        for ab in BASES for ax in (0, 1) for bb in BASES
+        bb84_circuit(
+            alice_basis=ab, alice_bit=ax, bob_basis=bb, channel=arm, explicit_channels=False
+        )
+        for ab in BASES
+        for ax in (0, 1)
+        for bb in BASES
     ]
 
 
@@ -216,7 +234,7 @@ def _sample_rounds(
     basis_bit_positions: tuple[int, ...],
     z_basis_prob: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw settings and outcomes for ``rounds`` rounds; return them and a (setting, outcome) histogram."""
+    """Draw settings and outcomes for ``rounds`` rounds, plus their (setting, outcome) histogram."""
     n_settings, n_outcomes = table.shape
     thresholds = _thresholds(table)
     columns = [np.ascontiguousarray(thresholds[:, k]) for k in range(n_outcomes - 1)]
@@ -467,7 +485,10 @@ def _provenance(seed: SeedLike, backend: Any, sampler: Any, shots: int | None) -
 
 
 def _noise_dict(noise: ArmNoise) -> dict[str, float]:
-    return {"depolarizing_prob": noise.depolarizing_prob, "misalignment_rad": noise.misalignment_rad}
+    return {
+        "depolarizing_prob": noise.depolarizing_prob,
+        "misalignment_rad": noise.misalignment_rad,
+    }
 
 
 def _simulate(
@@ -537,8 +558,13 @@ def simulate_mdi(
         seed=seed,
         z_basis_prob=z_basis_prob,
         table_fn=lambda: mdi_outcome_table(
-            variant=variant, noise=(alice, bob), backend=backend, sampler=sampler, shots=shots,
-            noise_model=noise_model, seed=circuit_seed,
+            variant=variant,
+            noise=(alice, bob),
+            backend=backend,
+            sampler=sampler,
+            shots=shots,
+            noise_model=noise_model,
+            seed=circuit_seed,
         ),
     )
     flat = table.reshape(16, 4)
@@ -560,8 +586,14 @@ def simulate_mdi(
         **_provenance(seed, backend, sampler, shots),
     }
     return MDIRounds(
-        rounds=rounds, settings=settings, outcomes=outcomes, table=table, z=z, x=x,
-        heralded=int(histogram[np.broadcast_to(herald, histogram.shape)].sum()), metadata=metadata,
+        rounds=rounds,
+        settings=settings,
+        outcomes=outcomes,
+        table=table,
+        z=z,
+        x=x,
+        heralded=int(histogram[np.broadcast_to(herald, histogram.shape)].sum()),
+        metadata=metadata,
     )
 
 
@@ -596,7 +628,11 @@ def simulate_bb84(
         seed=seed,
         z_basis_prob=z_basis_prob,
         table_fn=lambda: bb84_outcome_table(
-            noise=noise, backend=backend, sampler=sampler, shots=shots, noise_model=noise_model,
+            noise=noise,
+            backend=backend,
+            sampler=sampler,
+            shots=shots,
+            noise_model=noise_model,
             seed=circuit_seed,
         ),
     )
@@ -617,6 +653,12 @@ def simulate_bb84(
         **_provenance(seed, backend, sampler, shots),
     }
     return BB84Rounds(
-        rounds=rounds, settings=settings, outcomes=outcomes, table=table, z=z, x=x,
-        heralded=rounds, metadata=metadata,
+        rounds=rounds,
+        settings=settings,
+        outcomes=outcomes,
+        table=table,
+        z=z,
+        x=x,
+        heralded=rounds,
+        metadata=metadata,
     )

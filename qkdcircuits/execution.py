@@ -175,7 +175,9 @@ def outcome_distributions(
     circuit_list = [circuits] if single else list(circuits)
     for index, circuit in enumerate(circuit_list):
         if not isinstance(circuit, QuantumCircuit):
-            raise TypeError(f"circuits[{index}] is a {type(circuit).__name__}, not a QuantumCircuit")
+            raise TypeError(
+                f"circuits[{index}] is a {type(circuit).__name__}, not a QuantumCircuit"
+            )
         if circuit.num_clbits == 0:
             raise ValueError(f"circuits[{index}] ({circuit.name!r}) measures nothing")
     if shots is not None:
@@ -183,7 +185,9 @@ def outcome_distributions(
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TypeError(f"seed={seed!r} must be an int or None")
     if backend is not None and noise_model is not None:
-        raise ValueError("give either backend or noise_model, not both (a backend has its own noise)")
+        raise ValueError(
+            "give either backend or noise_model, not both (a backend has its own noise)"
+        )
     if not circuit_list:
         return []
 
@@ -193,7 +197,9 @@ def outcome_distributions(
         from qiskit_aer import AerSimulator
 
         backend = AerSimulator(noise_model=noise_model)
-    return _sampled(circuit_list, backend, sampler, shots or DEFAULT_SHOTS, seed, optimization_level)
+    return _sampled(
+        circuit_list, backend, sampler, shots or DEFAULT_SHOTS, seed, optimization_level
+    )
 
 
 def _registers(circuit: QuantumCircuit) -> tuple[tuple[str, int], ...]:
@@ -225,7 +231,11 @@ def _split_terminal_measurements(circuit: QuantumCircuit) -> tuple[QuantumCircui
             continue
         if name in _IGNORED:
             continue
-        if measured.intersection(qubits) or inst.clbits or getattr(inst.operation, "condition", None):
+        if (
+            measured.intersection(qubits)
+            or inst.clbits
+            or getattr(inst.operation, "condition", None)
+        ):
             raise ValueError(
                 f"circuit {circuit.name!r} has a mid-circuit measurement or classical control; "
                 "pass shots=... to sample it instead of computing the exact distribution"
@@ -391,7 +401,9 @@ def _sampled(
         counts = np.bincount(outcome, minlength=1 << offset)
         distributions.append(
             OutcomeDistribution(
-                probabilities=counts / counts.sum(), registers=regs, shots=int(counts.sum()),
+                probabilities=counts / counts.sum(),
+                registers=regs,
+                shots=int(counts.sum()),
                 counts=counts,
             )
         )

@@ -29,7 +29,7 @@ from qiskit.circuit import Qubit
 
 from qkdcircuits._validation import check_probability, check_real
 
-__all__ = ["ArmNoise", "NOISELESS", "arm_error_probability", "combined_flip_probability"]
+__all__ = ["NOISELESS", "ArmNoise", "arm_error_probability", "combined_flip_probability"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,9 @@ class ArmNoise:
 
     def __post_init__(self) -> None:
         object.__setattr__(
-            self, "depolarizing_prob", check_probability(self.depolarizing_prob, "depolarizing_prob")
+            self,
+            "depolarizing_prob",
+            check_probability(self.depolarizing_prob, "depolarizing_prob"),
         )
         object.__setattr__(
             self, "misalignment_rad", check_real(self.misalignment_rad, "misalignment_rad")
@@ -70,7 +72,9 @@ class ArmNoise:
         """True when the arm applies neither rotation nor depolarisation."""
         return self.depolarizing_prob == 0.0 and self.misalignment_rad == 0.0
 
-    def apply(self, circuit: QuantumCircuit, qubit: Qubit | int, *, explicit_channels: bool) -> None:
+    def apply(
+        self, circuit: QuantumCircuit, qubit: Qubit | int, *, explicit_channels: bool
+    ) -> None:
         """Append this arm's noise to ``qubit`` of ``circuit`` (in place).
 
         The misalignment is appended as ``RY(2 theta)`` labelled ``misalignment``; the

@@ -55,14 +55,22 @@ def binomial_interval(
         raise ValueError(f"confidence={confidence!r} not in (0, 1)")
     successes, trials = int(successes), int(trials)
     if trials < 0 or not 0 <= successes <= max(trials, 0):
-        raise ValueError(f"need 0 <= successes <= trials, got successes={successes}, trials={trials}")
+        raise ValueError(
+            f"need 0 <= successes <= trials, got successes={successes}, trials={trials}"
+        )
     if trials == 0:
         return 0.0, 1.0
     alpha = 1.0 - confidence
     if method == "clopper-pearson":
-        low = 0.0 if successes == 0 else float(stats.beta.ppf(alpha / 2, successes, trials - successes + 1))
+        low = (
+            0.0
+            if successes == 0
+            else float(stats.beta.ppf(alpha / 2, successes, trials - successes + 1))
+        )
         high = (
-            1.0 if successes == trials else float(stats.beta.ppf(1 - alpha / 2, successes + 1, trials - successes))
+            1.0
+            if successes == trials
+            else float(stats.beta.ppf(1 - alpha / 2, successes + 1, trials - successes))
         )
         return low, high
     z = float(stats.norm.ppf(1 - alpha / 2))
