@@ -382,6 +382,13 @@ def _sampled(
             optimization_level=optimization_level, backend=target_backend, seed_transpiler=seed
         )
         circuits = pass_manager.run(circuits)
+    elif runs_on_aer:
+        # Aer has no coupling map; lower only the gates it lacks (e.g. ``ch``), in one batch.
+        from qiskit import transpile
+        from qiskit_aer import AerSimulator
+
+        aer = target_backend if target_backend is not None else AerSimulator()
+        circuits = transpile(circuits, target=aer.target, optimization_level=0)
     if sampler is None:
         from qiskit.primitives import BackendSamplerV2
 
