@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         registered.add(entry_point.value)
         entry_point.load()(subparsers)
-    if f"{__name__}:register" not in registered:
+    if "qkdcircuits.cli:register" not in registered:
         # Running from a source tree that was not pip-installed: the entry points are missing.
         register(subparsers)
     return parser

@@ -13,5 +13,5 @@ Z_SCORE = float(stats.norm.isf(FALSE_ALARM / 2))
 
 
 def binomial_tolerance(p: float, n: int, z: float = Z_SCORE) -> float:
-    """Half-width ``z * sqrt(p (1 - p) / n)`` of a normal-approximation interval for a proportion."""
+    """Half-width ``z sqrt(p (1 - p) / n)`` of a normal-approximation interval for a proportion."""
     return z * math.sqrt(max(p * (1.0 - p), 1.0 / n) / n)

@@ -29,18 +29,23 @@ def _bsm_probabilities(**kwargs) -> np.ndarray:
     return probs
 
 
-@pytest.mark.parametrize(("basis", "bit", "vector"), [
-    ("Z", 0, [1, 0]),
-    ("Z", 1, [0, 1]),
-    ("X", 0, [2**-0.5, 2**-0.5]),
-    ("X", 1, [2**-0.5, -(2**-0.5)]),
-])
+@pytest.mark.parametrize(
+    ("basis", "bit", "vector"),
+    [
+        ("Z", 0, [1, 0]),
+        ("Z", 1, [0, 1]),
+        ("X", 0, [2**-0.5, 2**-0.5]),
+        ("X", 1, [2**-0.5, -(2**-0.5)]),
+    ],
+)
 def test_bb84_states(basis, bit, vector):
     state = Statevector(bb84_state_preparation(basis=basis, bit=bit))
     assert state.equiv(Statevector(vector))
 
 
-@pytest.mark.parametrize(("a_basis", "a_bit", "b_basis"), list(itertools.product("ZX", (0, 1), "ZX")))
+@pytest.mark.parametrize(
+    ("a_basis", "a_bit", "b_basis"), list(itertools.product("ZX", (0, 1), "ZX"))
+)
 def test_bb84_measurement_statistics(a_basis, a_bit, b_basis):
     circuit = bb84_circuit(alice_basis=a_basis, alice_bit=a_bit, bob_basis=b_basis)
     assert [c.name for c in circuit.cregs] == ["bob_bit"]
@@ -115,7 +120,11 @@ def test_flip_table_matches_documentation():
 
 def test_mdi_circuit_layout():
     circuit = mdi_bsm_circuit(
-        alice_basis="X", alice_bit=1, bob_basis="Z", bob_bit=0, variant="linear-optics",
+        alice_basis="X",
+        alice_bit=1,
+        bob_basis="Z",
+        bob_bit=0,
+        variant="linear-optics",
         alice_channel=ArmNoise(depolarizing_prob=0.1, misalignment_rad=0.1),
     )
     assert [r.name for r in circuit.qregs] == ["alice", "bob"]
@@ -143,6 +152,4 @@ def test_bad_settings_are_rejected(kwargs, name):
 
 def test_channel_must_be_arm_noise():
     with pytest.raises(TypeError, match="alice_channel"):
-        mdi_bsm_circuit(
-            alice_basis="Z", alice_bit=0, bob_basis="Z", bob_bit=0, alice_channel=0.1
-        )
+        mdi_bsm_circuit(alice_basis="Z", alice_bit=0, bob_basis="Z", bob_bit=0, alice_channel=0.1)

@@ -107,10 +107,19 @@ def test_depolarising_mixture_equals_explicit_channel_circuits(variant):
     bob = ArmNoise(depolarizing_prob=0.07, misalignment_rad=0.05)
     circuits = [
         mdi_bsm_circuit(
-            alice_basis=ab, alice_bit=ax, bob_basis=bb, bob_bit=bx, variant=variant,
-            alice_channel=alice, bob_channel=bob, explicit_channels=True,
+            alice_basis=ab,
+            alice_bit=ax,
+            bob_basis=bb,
+            bob_bit=bx,
+            variant=variant,
+            alice_channel=alice,
+            bob_channel=bob,
+            explicit_channels=True,
         )
-        for ab in "ZX" for ax in (0, 1) for bb in "ZX" for bx in (0, 1)
+        for ab in "ZX"
+        for ax in (0, 1)
+        for bb in "ZX"
+        for bx in (0, 1)
     ]
     explicit = np.stack([d.probabilities for d in outcome_distributions(circuits)])
     mixed = mdi_outcome_table(variant=variant, noise=(alice, bob)).reshape(16, 4)
@@ -122,7 +131,9 @@ def test_bb84_table_explicit_channel_and_closed_form():
     table = bb84_outcome_table(noise=noise)
     circuits = [
         bb84_circuit(alice_basis=ab, alice_bit=ax, bob_basis=bb, channel=noise)
-        for ab in "ZX" for ax in (0, 1) for bb in "ZX"
+        for ab in "ZX"
+        for ax in (0, 1)
+        for bb in "ZX"
     ]
     explicit = np.stack([d.probabilities for d in outcome_distributions(circuits)])
     np.testing.assert_allclose(table.reshape(8, 2), explicit, atol=1e-12)
@@ -172,10 +183,19 @@ def test_exact_path_agrees_with_shot_based_sampler(variant):
     exact = mdi_outcome_table(variant=variant, noise=noise).reshape(16, 4)
     circuits = [
         mdi_bsm_circuit(
-            alice_basis=ab, alice_bit=ax, bob_basis=bb, bob_bit=bx, variant=variant,
-            alice_channel=noise, bob_channel=noise, explicit_channels=False,
+            alice_basis=ab,
+            alice_bit=ax,
+            bob_basis=bb,
+            bob_bit=bx,
+            variant=variant,
+            alice_channel=noise,
+            bob_channel=noise,
+            explicit_channels=False,
         )
-        for ab in "ZX" for ax in (0, 1) for bb in "ZX" for bx in (0, 1)
+        for ab in "ZX"
+        for ax in (0, 1)
+        for bb in "ZX"
+        for bx in (0, 1)
     ]
     sampled = outcome_distributions(circuits, sampler=SamplerV2(seed=11), shots=20_000)
     pvalues = [_chi_square_pvalue(d.counts, p) for d, p in zip(sampled, exact, strict=True)]
