@@ -12,6 +12,7 @@ Examples
 10000
 """
 
+from qkdcircuits import postprocessing
 from qkdcircuits.bb84 import (
     BASES,
     BASIS_CODES,
@@ -36,6 +37,13 @@ from qkdcircuits.execution import (
 )
 from qkdcircuits.mdi import BSM_VARIANTS, BellOutcome, bob_flip, heralded_outcomes, mdi_bsm_circuit
 from qkdcircuits.noise import NOISELESS, ArmNoise, arm_error_probability, combined_flip_probability
+from qkdcircuits.postprocessing import (
+    DistillConfig,
+    DistillResult,
+    KeyPool,
+    distill_key,
+    distill_rounds,
+)
 from qkdcircuits.sifting import QBEREstimate, binomial_interval, estimate_qber, sift_mask
 
 __version__ = "0.1.0"
@@ -49,6 +57,9 @@ __all__ = [
     "ArmNoise",
     "BB84Rounds",
     "BellOutcome",
+    "DistillConfig",
+    "DistillResult",
+    "KeyPool",
     "MDIRounds",
     "OutcomeDistribution",
     "QBEREstimate",
@@ -62,11 +73,14 @@ __all__ = [
     "bob_flip",
     "combined_flip_probability",
     "describe_target",
+    "distill_key",
+    "distill_rounds",
     "estimate_qber",
     "heralded_outcomes",
     "mdi_bsm_circuit",
     "mdi_outcome_table",
     "outcome_distributions",
+    "postprocessing",
     "prepare_bb84_state",
     "sift_mask",
     "simulate_bb84",

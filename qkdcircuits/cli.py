@@ -63,6 +63,9 @@ def _add_common_qubit_options(parser: argparse.ArgumentParser, default_rounds: i
         "(needs the 'ibm' extra)",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    from qkdcircuits.postprocessing._cli import add_arguments as add_distill_arguments
+
+    add_distill_arguments(parser)
 
 
 def _fake_backend(name: str | None) -> Any:
@@ -99,8 +102,16 @@ def _fmt_qber(estimate: Any) -> str:
 
 
 def _emit(result: Any, args: argparse.Namespace, title: str, extra: list[tuple[str, str]]) -> None:
+    record = None
+    if args.distill:
+        from qkdcircuits.postprocessing import _cli as distill_cli
+
+        record = distill_cli.run(result, args)
     if args.json:
-        json.dump(result.to_dict(), sys.stdout, indent=2)
+        data = result.to_dict()
+        if record is not None:
+            data["distillation"] = record
+        json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
     rows = [
@@ -114,6 +125,8 @@ def _emit(result: Any, args: argparse.Namespace, title: str, extra: list[tuple[s
         ("source", f"{result.metadata['source']}"),
     ]
     _print_table(rows, title)
+    if record is not None:
+        _print_table(distill_cli.rows(record), "Post-processing")
 
 
 def _run_mdi(args: argparse.Namespace) -> int:

@@ -87,3 +87,18 @@ def test_console_script_runs():
         check=True,
     )
     assert json.loads(out.stdout)["rounds"] == 1000
+
+
+def test_mdi_distill_json(capsys):
+    argv = ["mdi", "--rounds", "200000", "--depolarizing", "0.03", "--seed", "1"]
+    main([*argv, "--distill", "--json"])
+    record = json.loads(capsys.readouterr().out)["distillation"]
+    assert record["keys_match"] and not record["aborted"]
+    assert 0 < record["final_bits"] < record["sifted_bits"]
+
+
+def test_distill_aborts_above_the_qber_threshold(capsys):
+    argv = ["bb84", "--rounds", "50000", "--depolarizing", "0.4", "--seed", "1", "--distill"]
+    main(argv)
+    err = capsys.readouterr().err
+    assert "Post-processing" in err and "abort" in err.lower()

@@ -1,0 +1,132 @@
+"""Toeplitz hashing: FFT equals the matrix product, exact universality, linearity, PA length."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qkdcircuits.postprocessing import (
+    leftover_hash_length,
+    privacy_amplification,
+    secret_key_length,
+    toeplitz_hash,
+    toeplitz_hash_naive,
+    toeplitz_matrix,
+)
+from qkdcircuits.postprocessing._bits import binary_entropy
+
+
+def _bits(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.integers(0, 2, n, dtype=np.uint8)
+
+
+def test_matrix_layout():
+    # T[i, j] = s[i - j + n - 1]: constant diagonals, first row s[n-1..0], first column s[n-1..]
+    s = np.array([1, 0, 0, 1, 1, 0], dtype=np.uint8)  # n = 4, m = 3
+    t = toeplitz_matrix(s, 4, 3)
+    assert t.tolist() == [[1, 0, 0, 1], [1, 1, 0, 0], [0, 1, 1, 0]]
+    for i, j in itertools.product(range(1, 3), range(1, 4)):
+        assert t[i, j] == t[i - 1, j - 1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 400),
+    m=st.integers(1, 400),
+    tile=st.integers(1, 512),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_fft_equals_naive(n, m, tile, seed):
+    rng = np.random.default_rng(seed)
+    x, s = _bits(rng, n), _bits(rng, n + m - 1)
+    assert np.array_equal(toeplitz_hash(x, s, m, tile=tile), toeplitz_hash_naive(x, s, m))
+
+
+def test_fft_is_exact_for_long_keys():
+    """Two default-size tiles per row block; check sampled output bits against direct sums."""
+    rng = np.random.default_rng(5)
+    n, m = (1 << 21) + 17, (1 << 20) + 3
+    x, s = _bits(rng, n), _bits(rng, n + m - 1)
+    y = toeplitz_hash(x, s, m)
+    x64 = x.astype(np.int64)
+    for i in rng.choice(m, size=40, replace=False):
+        # y[i] = sum_j s[i - j + n - 1] x[j]: the window s[i : i + n] reversed
+        assert y[i] == int(s[i : i + n][::-1].astype(np.int64) @ x64) & 1
+
+
+@pytest.mark.parametrize(("n", "m"), [(1, 1), (3, 1), (3, 2), (4, 2), (4, 3), (5, 2), (5, 4)])
+def test_universality_by_enumeration(n, m):
+    """For every pair x != x', exactly 2^(n-1) of the 2^(n+m-1) seeds collide: Pr = 2^-m."""
+    seeds = np.array(list(itertools.product((0, 1), repeat=n + m - 1)), dtype=np.uint8)
+    inputs = np.array(list(itertools.product((0, 1), repeat=n)), dtype=np.int64)
+    # hashes[seed, x] as integers
+    matrices = np.stack([toeplitz_matrix(s, n, m) for s in seeds]).astype(np.int64)
+    hashes = (np.einsum("sij,xj->sxi", matrices, inputs) & 1) @ (1 << np.arange(m))
+    expected = seeds.shape[0] // 2**m
+    for a, b in itertools.combinations(range(inputs.shape[0]), 2):
+        assert int(np.count_nonzero(hashes[:, a] == hashes[:, b])) == expected
+
+
+@settings(max_examples=50, deadline=None)
+@given(n=st.integers(1, 300), m=st.integers(1, 300), seed=st.integers(0, 2**32 - 1))
+def test_linearity(n, m, seed):
+    rng = np.random.default_rng(seed)
+    x, y, s = _bits(rng, n), _bits(rng, n), _bits(rng, n + m - 1)
+    assert np.array_equal(
+        toeplitz_hash(x ^ y, s, m, tile=64), toeplitz_hash(x, s, m) ^ toeplitz_hash(y, s, m)
+    )
+
+
+def test_leftover_hash_length():
+    assert leftover_hash_length(min_entropy_bits=1000.0, epsilon=2.0**-20) == 960
+    assert leftover_hash_length(min_entropy_bits=10.0, epsilon=1e-10) == 0
+    with pytest.raises(ValueError, match=r"epsilon=0\.0"):
+        leftover_hash_length(min_entropy_bits=10.0, epsilon=0.0)
+
+
+@pytest.mark.parametrize(("e_ph", "leak"), [(0.0, 0), (0.02, 1500), (0.05, 3000), (0.11, 0)])
+def test_secret_key_length_formula(e_ph, leak):
+    n, eps = 10_000, 1e-9
+    expected = max(0, math.floor(n * (1 - binary_entropy(e_ph)) - leak - 2 * math.log2(1 / eps)))
+    assert secret_key_length(n=n, phase_error_rate=e_ph, leaked_bits=leak, epsilon=eps) == expected
+    assert secret_key_length(n=n, phase_error_rate=0.5, leaked_bits=0, epsilon=eps) == 0
+
+
+def test_privacy_amplification_shared_seed():
+    rng = np.random.default_rng(3)
+    key = _bits(rng, 5_000)
+    alice, seed_bits = privacy_amplification(key, output_length=2_000, seed=4)
+    bob, _ = privacy_amplification(key.copy(), output_length=2_000, seed_bits=seed_bits)
+    assert seed_bits.size == 5_000 + 2_000 - 1
+    assert np.array_equal(alice, bob) and alice.size == 2_000
+    # a one-bit difference in the input changes the output (Bob must reconcile first)
+    other = key.copy()
+    other[0] ^= 1
+    assert not np.array_equal(
+        privacy_amplification(other, output_length=2_000, seed_bits=seed_bits)[0], alice
+    )
+
+
+def test_output_of_random_input_is_balanced():
+    rng = np.random.default_rng(9)
+    y = toeplitz_hash(_bits(rng, 50_000), _bits(rng, 50_000 + 20_000 - 1), 20_000)
+    # each output bit is a uniform bit: the count of ones is Binomial(20000, 1/2)
+    assert abs(int(y.sum()) - 10_000) < 5.3 * math.sqrt(20_000 / 4)
+
+
+def test_validation():
+    x = np.ones(8, dtype=np.uint8)
+    with pytest.raises(ValueError, match="n \\+ m - 1 = 11"):
+        toeplitz_hash(x, np.ones(5, dtype=np.uint8), 4)
+    with pytest.raises(ValueError, match="output_length=-1"):
+        toeplitz_hash(x, np.ones(5, dtype=np.uint8), -1)
+    with pytest.raises(TypeError, match="output_length"):
+        privacy_amplification(x, output_length=2.0)
+    with pytest.raises(ValueError, match="one-dimensional"):
+        toeplitz_hash(np.ones((2, 2), dtype=np.uint8), np.ones(5, dtype=np.uint8), 4)
+    assert toeplitz_hash(x, np.zeros(0, dtype=np.uint8), 0).size == 0
