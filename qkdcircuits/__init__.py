@@ -13,6 +13,19 @@ Examples
 """
 
 from qkdcircuits import postprocessing
+from qkdcircuits.adversary import (
+    AttackRounds,
+    corrupted_ghz_state,
+    corrupted_source_qber,
+    dishonest_relay_circuit,
+    dishonest_relay_qber,
+    intercept_resend_circuit,
+    intercept_resend_qber,
+    simulate_corrupted_source,
+    simulate_dishonest_relay,
+    simulate_intercept_resend,
+    verify_corrupted_source,
+)
 from qkdcircuits.bb84 import (
     BASES,
     BASIS_CODES,
@@ -34,6 +47,17 @@ from qkdcircuits.execution import (
     OutcomeDistribution,
     describe_target,
     outcome_distributions,
+    runtime_sampler,
+)
+from qkdcircuits.ghz_sharing import (
+    HBBRounds,
+    coalition_information,
+    ghz_state,
+    hbb_circuit,
+    hbb_depolarized_qber,
+    hbb_outcome_table,
+    hbb_qber_from_table,
+    simulate_hbb,
 )
 from qkdcircuits.mdi import BSM_VARIANTS, BellOutcome, bob_flip, heralded_outcomes, mdi_bsm_circuit
 from qkdcircuits.noise import NOISELESS, ArmNoise, arm_error_probability, combined_flip_probability
@@ -45,6 +69,22 @@ from qkdcircuits.postprocessing import (
     distill_rounds,
 )
 from qkdcircuits.sifting import QBEREstimate, binomial_interval, estimate_qber, sift_mask
+from qkdcircuits.threshold_sharing import (
+    ThresholdScheme,
+    five_qubit_encoder,
+    logical_operators_on,
+    share_reconstruction_circuit,
+)
+from qkdcircuits.verification import (
+    VerificationResult,
+    chsh_from_counts,
+    fidelity_bound_from_counts,
+    pauli_measurement_circuit,
+    verify_bell_pair,
+    verify_chsh,
+    verify_encoded_state,
+    verify_ghz,
+)
 
 __version__ = "0.1.0"
 
@@ -55,14 +95,18 @@ __all__ = [
     "DEFAULT_SHOTS",
     "NOISELESS",
     "ArmNoise",
+    "AttackRounds",
     "BB84Rounds",
     "BellOutcome",
     "DistillConfig",
     "DistillResult",
+    "HBBRounds",
     "KeyPool",
     "MDIRounds",
     "OutcomeDistribution",
     "QBEREstimate",
+    "ThresholdScheme",
+    "VerificationResult",
     "__version__",
     "arm_error_probability",
     "bb84_circuit",
@@ -71,18 +115,46 @@ __all__ = [
     "bb84_state_preparation",
     "binomial_interval",
     "bob_flip",
+    "chsh_from_counts",
+    "coalition_information",
     "combined_flip_probability",
+    "corrupted_ghz_state",
+    "corrupted_source_qber",
     "describe_target",
+    "dishonest_relay_circuit",
+    "dishonest_relay_qber",
     "distill_key",
     "distill_rounds",
     "estimate_qber",
+    "fidelity_bound_from_counts",
+    "five_qubit_encoder",
+    "ghz_state",
+    "hbb_circuit",
+    "hbb_depolarized_qber",
+    "hbb_outcome_table",
+    "hbb_qber_from_table",
     "heralded_outcomes",
+    "intercept_resend_circuit",
+    "intercept_resend_qber",
+    "logical_operators_on",
     "mdi_bsm_circuit",
     "mdi_outcome_table",
     "outcome_distributions",
+    "pauli_measurement_circuit",
     "postprocessing",
     "prepare_bb84_state",
+    "runtime_sampler",
+    "share_reconstruction_circuit",
     "sift_mask",
     "simulate_bb84",
+    "simulate_corrupted_source",
+    "simulate_dishonest_relay",
+    "simulate_hbb",
+    "simulate_intercept_resend",
     "simulate_mdi",
+    "verify_bell_pair",
+    "verify_chsh",
+    "verify_corrupted_source",
+    "verify_encoded_state",
+    "verify_ghz",
 ]

@@ -47,6 +47,13 @@ def as_generator(seed: int | np.random.Generator | None, name: str = "seed") -> 
     return np.random.default_rng(int(seed))
 
 
+def int_seed(seed: SeedLike) -> int | None:
+    """``seed`` if it is a plain integer (kept in provenance, given to transpilers), else None."""
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return int(seed)
+    return None
+
+
 def check_probability(value: float, name: str) -> float:
     """Return ``value`` as a float after checking it is a real number in [0, 1]."""
     value = check_real(value, name)

@@ -6,12 +6,13 @@ parties' bases and bits). Each setting's circuit is executed **once** through
 on a backend). The N protocol rounds are then drawn from those distributions with vectorised
 numpy from one seeded ``numpy.random.Generator``:
 
-1. one 32-bit random word per round: its low 4 bits give the setting bits (fair coins when the
-   basis choice is unbiased) and its high 28 bits a uniform variate ``u``;
-2. the outcome is the number of cumulative-probability thresholds ``u`` reaches, the thresholds
-   being the setting's cumulative distribution quantised to ``2**-28`` (a bias below ``4e-9``
-   per outcome, far below any sampling error);
-3. sifting statistics come from one histogram over (setting, outcome) pairs.
+1. with unbiased bases, one 32-bit random word per round: its low bits give the setting (fair
+   coins) and its high 28 bits a uniform variate ``u``; the outcome is the number of the
+   setting's cumulative-probability thresholds (quantised to ``2**-28``, a bias below ``4e-9``
+   per outcome, far below any sampling error) that ``u`` reaches. With biased bases, one
+   double-precision uniform per round and an inverse-CDF search over the joint distribution
+   (:func:`qkdcircuits._sampling.sample_table`);
+2. sifting statistics come from one histogram over (setting, outcome) pairs.
 
 Depolarisation is applied to the distributions exactly (see :mod:`qkdcircuits.noise`), so the
 circuits sent to a backend are the unitary protocol circuits of :mod:`qkdcircuits.bb84` and
@@ -28,11 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from qkdcircuits._sampling import bit_distribution, product_distribution, sample_table
 from qkdcircuits._validation import (
     SeedLike,
     as_generator,
     check_positive_int,
     check_probability,
+    int_seed,
 )
 from qkdcircuits.bb84 import BASES, bb84_circuit
 from qkdcircuits.execution import describe_target, outcome_distributions
@@ -48,9 +51,6 @@ __all__ = [
     "simulate_bb84",
     "simulate_mdi",
 ]
-
-_UNIFORM_BITS = 28
-_CHUNK = 1 << 20
 
 
 # ----------------------------------------------------------------------------------------------
@@ -220,47 +220,72 @@ def _cached_bb84_table(theta: float) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 
-def _thresholds(table: np.ndarray) -> np.ndarray:
-    """Cumulative distribution per setting, quantised to 2**-28, without the last column."""
-    cdf = np.cumsum(table, axis=1)[:, :-1]
-    return np.round(np.clip(cdf, 0.0, 1.0) * (1 << _UNIFORM_BITS)).astype(np.uint32)
+@dataclass(frozen=True)
+class _SiftingLookup:
+    """Boolean/int lookup tables over (setting, outcome) pairs, shape ``(n_settings, n_outcomes)``.
+
+    ``sifted``: heralded with matching bases; ``error``: Bob's key bit differs from Alice's;
+    ``basis``: Alice's basis code; ``heralded``: announced as a success.
+    """
+
+    sifted: np.ndarray
+    error: np.ndarray
+    basis: np.ndarray
+    heralded: np.ndarray
 
 
-def _sample_rounds(
-    rng: np.random.Generator,
-    rounds: int,
-    table: np.ndarray,
-    setting_bits: int,
-    basis_bit_positions: tuple[int, ...],
-    z_basis_prob: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw settings and outcomes for ``rounds`` rounds, plus their (setting, outcome) histogram."""
-    n_settings, n_outcomes = table.shape
-    thresholds = _thresholds(table)
-    columns = [np.ascontiguousarray(thresholds[:, k]) for k in range(n_outcomes - 1)]
-    settings = np.empty(rounds, dtype=np.uint8)
-    outcomes = np.empty(rounds, dtype=np.uint8)
-    histogram = np.zeros(n_settings * n_outcomes, dtype=np.int64)
-    setting_mask = (1 << setting_bits) - 1
-    biased = z_basis_prob != 0.5
-    for start in range(0, rounds, _CHUNK):
-        stop = min(start + _CHUNK, rounds)
-        n = stop - start
-        raw = np.frombuffer(rng.bytes(4 * n), dtype="<u4")
-        s = (raw & setting_mask).astype(np.uint8)
-        if biased:
-            for position in basis_bit_positions:
-                x_basis = (rng.random(n) >= z_basis_prob).astype(np.uint8)
-                s &= np.uint8(~(1 << position) & 0xFF)
-                s |= x_basis << np.uint8(position)
-        u = raw >> np.uint32(32 - _UNIFORM_BITS)
-        o = outcomes[start:stop]
-        o[:] = 0
-        for column in columns:
-            o += np.take(column, s) <= u
-        settings[start:stop] = s
-        histogram += np.bincount(s.astype(np.intp) * n_outcomes + o, minlength=histogram.size)
-    return settings, outcomes, histogram.reshape(n_settings, n_outcomes)
+@functools.lru_cache(maxsize=4)
+def _mdi_lookup(variant: str) -> _SiftingLookup:
+    s = np.arange(16)[:, None]
+    o = np.arange(4)[None, :]
+    alice_basis, alice_bit, bob_basis, bob_bit = (s >> 3) & 1, (s >> 2) & 1, (s >> 1) & 1, s & 1
+    herald = np.broadcast_to(heralded_outcomes(variant)[o], (16, 4))
+    return _SiftingLookup(
+        sifted=herald & (alice_basis == bob_basis),
+        error=np.broadcast_to(alice_bit != (bob_bit ^ bob_flip(bob_basis, o)), (16, 4)),
+        basis=np.broadcast_to(alice_basis, (16, 4)),
+        heralded=herald,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _bb84_lookup() -> _SiftingLookup:
+    s = np.arange(8)[:, None]
+    o = np.arange(2)[None, :]
+    alice_basis, alice_bit, bob_basis = (s >> 2) & 1, (s >> 1) & 1, s & 1
+    return _SiftingLookup(
+        sifted=np.broadcast_to(alice_basis == bob_basis, (8, 2)),
+        error=np.broadcast_to(alice_bit != o, (8, 2)),
+        basis=np.broadcast_to(alice_basis, (8, 2)),
+        heralded=np.ones((8, 2), dtype=bool),
+    )
+
+
+def _setting_probs(z_basis_prob: float, pattern: str) -> np.ndarray | None:
+    """Setting distribution for packed setting bits (``"b"`` basis, ``"c"`` fair coin, MSB first).
+
+    ``None`` (uniform, the sampler's fast path) when the bases are unbiased.
+    """
+    if z_basis_prob == 0.5:
+        return None
+    basis = bit_distribution(1.0 - z_basis_prob)  # code 1 is the X basis
+    coin = bit_distribution(0.5)
+    return product_distribution(*(basis if bit == "b" else coin for bit in pattern))
+
+
+def _rounds_statistics(
+    histogram: np.ndarray, lookup: _SiftingLookup, confidence: float, method: str
+) -> tuple[QBEREstimate, QBEREstimate, int]:
+    """Per-basis QBER estimates and the heralded count from a (setting, outcome) histogram."""
+    estimates = []
+    for code, basis in enumerate(BASES):
+        in_basis = lookup.sifted & (lookup.basis == code)
+        sifted = int(histogram[in_basis].sum())
+        errors = int(histogram[in_basis & lookup.error].sum())
+        estimates.append(
+            estimate_qber(errors, sifted, basis=basis, confidence=confidence, method=method)
+        )
+    return estimates[0], estimates[1], int(histogram[lookup.heralded].sum())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -457,28 +482,9 @@ class BB84Rounds(_Rounds):
 # ----------------------------------------------------------------------------------------------
 
 
-def _basis_stats(
-    histogram: np.ndarray,
-    sifted_lut: np.ndarray,
-    error_lut: np.ndarray,
-    basis_lut: np.ndarray,
-    confidence: float,
-    method: str,
-) -> tuple[QBEREstimate, QBEREstimate]:
-    estimates = []
-    for code, basis in enumerate(BASES):
-        in_basis = sifted_lut & (basis_lut == code)
-        sifted = int(histogram[in_basis].sum())
-        errors = int(histogram[in_basis & error_lut].sum())
-        estimates.append(
-            estimate_qber(errors, sifted, basis=basis, confidence=confidence, method=method)
-        )
-    return estimates[0], estimates[1]
-
-
 def _provenance(seed: SeedLike, backend: Any, sampler: Any, shots: int | None) -> dict[str, Any]:
     return {
-        "seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        "seed": int_seed(seed),
         "source": describe_target(backend, sampler, shots),
         "shots": shots,
     }
@@ -552,7 +558,7 @@ def simulate_mdi(
     """
     variant = check_variant(variant)
     alice, bob = _split_noise(noise)
-    circuit_seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+    circuit_seed = int_seed(seed)
     rounds, rng, z_basis_prob, table = _simulate(
         rounds=rounds,
         seed=seed,
@@ -567,17 +573,10 @@ def simulate_mdi(
             seed=circuit_seed,
         ),
     )
-    flat = table.reshape(16, 4)
-    settings, outcomes, histogram = _sample_rounds(rng, rounds, flat, 4, (3, 1), z_basis_prob)
-
-    s = np.arange(16)[:, None]
-    o = np.arange(4)[None, :]
-    alice_basis, alice_bit, bob_basis, bob_bit = (s >> 3) & 1, (s >> 2) & 1, (s >> 1) & 1, s & 1
-    herald = heralded_outcomes(variant)[o]
-    sifted_lut = herald & (alice_basis == bob_basis)
-    error_lut = alice_bit != (bob_bit ^ bob_flip(bob_basis, o))
-    basis_lut = np.broadcast_to(alice_basis, sifted_lut.shape)
-    z, x = _basis_stats(histogram, sifted_lut, error_lut, basis_lut, confidence, interval)
+    settings, outcomes, histogram = sample_table(
+        rng, rounds, table.reshape(16, 4), _setting_probs(z_basis_prob, "bcbc")
+    )
+    z, x, heralded = _rounds_statistics(histogram, _mdi_lookup(variant), confidence, interval)
     metadata = {
         "protocol": "mdi",
         "variant": variant,
@@ -592,7 +591,7 @@ def simulate_mdi(
         table=table,
         z=z,
         x=x,
-        heralded=int(histogram[np.broadcast_to(herald, histogram.shape)].sum()),
+        heralded=heralded,
         metadata=metadata,
     )
 
@@ -622,7 +621,7 @@ def simulate_bb84(
     True
     """
     noise = _check_arm(noise, "noise")
-    circuit_seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+    circuit_seed = int_seed(seed)
     rounds, rng, z_basis_prob, table = _simulate(
         rounds=rounds,
         seed=seed,
@@ -636,16 +635,10 @@ def simulate_bb84(
             seed=circuit_seed,
         ),
     )
-    flat = table.reshape(8, 2)
-    settings, outcomes, histogram = _sample_rounds(rng, rounds, flat, 3, (2, 0), z_basis_prob)
-
-    s = np.arange(8)[:, None]
-    o = np.arange(2)[None, :]
-    alice_basis, alice_bit, bob_basis = (s >> 2) & 1, (s >> 1) & 1, s & 1
-    sifted_lut = np.broadcast_to(alice_basis == bob_basis, histogram.shape)
-    error_lut = alice_bit != o
-    basis_lut = np.broadcast_to(alice_basis, histogram.shape)
-    z, x = _basis_stats(histogram, sifted_lut, error_lut, basis_lut, confidence, interval)
+    settings, outcomes, histogram = sample_table(
+        rng, rounds, table.reshape(8, 2), _setting_probs(z_basis_prob, "bcb")
+    )
+    z, x, _ = _rounds_statistics(histogram, _bb84_lookup(), confidence, interval)
     metadata = {
         "protocol": "bb84",
         "z_basis_prob": z_basis_prob,

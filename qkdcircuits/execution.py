@@ -1,19 +1,29 @@
 """Run circuits once each and return their outcome distributions.
 
 This is the only module of the quantum layer that talks to a Qiskit backend. Every circuit family
-(BB84, MDI-QKD, secret sharing, verification) goes through :func:`outcome_distributions`:
+(BB84, MDI-QKD, secret sharing, verification, adversaries) goes through
+:func:`outcome_distributions`:
 
 * **default** (no ``backend``, no ``sampler``, no ``shots``): Aer computes the *exact* probability
   of every classical outcome with ``save_probabilities`` (statevector for unitary circuits,
   density matrix when the circuit holds channels or a ``noise_model`` is given; read-out errors of
   the noise model are applied exactly afterwards). No sampling noise at all.
-* ``shots`` only: the same Aer simulator, sampled with ``shots`` shots and a seed.
-* ``backend`` (any ``BackendV2``: ``AerSimulator``, an IBM fake backend, a real IBM device): the
-  circuits are transpiled to the backend's ISA with Qiskit's preset pass manager and sampled with
-  :class:`qiskit.primitives.BackendSamplerV2`.
-* ``sampler`` (any ``SamplerV2``, e.g. ``qiskit_ibm_runtime.SamplerV2`` or Aer's): the circuits are
-  transpiled to ``backend`` if one is given, else to the sampler's own backend when it exposes one,
-  and sampled with ``shots`` shots.
+* ``shots`` only: the same Aer simulator, sampled with ``shots`` shots and a seed. Circuits are
+  lowered to the noise model's basis gates exactly as on the exact path, so both paths see the
+  same gate errors.
+* ``backend`` (any ``BackendV2``): the circuits are transpiled to the backend's ISA and sampled.
+  Device-like targets (IBM fake backends, ``AerSimulator.from_backend``, real devices) go through
+  Qiskit's preset pass manager at ``optimization_level``; a plain Aer simulator without a coupling
+  map is only translated to its basis (level 0), so that every gate of the protocol circuit, and
+  every error a noise model attaches to it, is kept. Local backends are sampled with
+  :class:`qiskit.primitives.BackendSamplerV2`; a real IBM Quantum backend (which has no
+  ``run()`` any more) is wrapped in the IBM Runtime sampler of :func:`runtime_sampler`.
+* ``sampler`` (any ``SamplerV2``: Aer's ``qiskit_aer.primitives.SamplerV2``,
+  :class:`qiskit.primitives.StatevectorSampler`, IBM Runtime's client-side
+  ``qiskit_ibm_runtime.executor_sampler.Sampler`` or its deprecated ``SamplerV2``): the circuits are
+  transpiled to ``backend`` if one is given, else to the sampler's own backend when it exposes one
+  (``sampler.backend()`` for IBM Runtime, the configured ``AerSimulator`` for Aer), and sampled with
+  ``shots`` shots.
 
 Nothing here creates credentials or connects anywhere: a user who wants hardware passes the
 backend or sampler object.
@@ -36,6 +46,7 @@ __all__ = [
     "OutcomeDistribution",
     "describe_target",
     "outcome_distributions",
+    "runtime_sampler",
 ]
 
 DEFAULT_SHOTS = 4096
@@ -146,17 +157,20 @@ def outcome_distributions(
     backend : qiskit.providers.BackendV2, optional
         Target to transpile to and sample on (``AerSimulator``, a fake or real IBM backend).
     sampler : qiskit.primitives.BaseSamplerV2, optional
-        Sampler to run with, e.g. ``qiskit_ibm_runtime.SamplerV2(mode=backend)``.
+        Sampler to run with, e.g. ``runtime_sampler(backend)`` or ``StatevectorSampler()``. Its own
+        randomness is configured on the sampler (``seed=`` for Aer and Statevector samplers,
+        ``options.simulator.seed_simulator`` for IBM Runtime local mode); ``seed`` here only
+        seeds transpilation.
     shots : int, optional
         Shots per circuit. ``None`` with neither backend nor sampler gives exact distributions;
         with one of them it means :data:`DEFAULT_SHOTS`.
     noise_model : qiskit_aer.noise.NoiseModel, optional
         Device noise for the default Aer simulator (exact or shot-based). Circuits are
-        transpiled to its basis gates so its gate errors apply.
+        translated to its basis gates (optimisation level 0) so its gate errors apply.
     seed : int, optional
-        Seed for transpilation and for Aer's shot sampling.
+        Seed for transpilation and for shot sampling on a backend.
     optimization_level : int
-        Preset pass-manager level used when transpiling to a backend.
+        Preset pass-manager level used when transpiling to a device-like backend.
 
     Returns
     -------
@@ -188,6 +202,8 @@ def outcome_distributions(
         raise ValueError(
             "give either backend or noise_model, not both (a backend has its own noise)"
         )
+    if isinstance(optimization_level, bool) or optimization_level not in (0, 1, 2, 3):
+        raise ValueError(f"optimization_level={optimization_level!r} must be 0, 1, 2 or 3")
     if not circuit_list:
         return []
 
@@ -196,6 +212,8 @@ def outcome_distributions(
             return _exact_aer(circuit_list, noise_model)
         from qiskit_aer import AerSimulator
 
+        # AerSimulator(noise_model=...) takes the noise model's basis gates as its target, and
+        # plain Aer targets are only translated (level 0), as on the exact path.
         backend = AerSimulator(noise_model=noise_model)
     return _sampled(
         circuit_list, backend, sampler, shots or DEFAULT_SHOTS, seed, optimization_level
@@ -341,19 +359,127 @@ def _qubit_to_clbit_probs(
     return np.bincount(target, weights=probs, minlength=1 << num_clbits)
 
 
+def runtime_sampler(
+    mode: Any,
+    *,
+    default_shots: int | None = None,
+    seed_simulator: int | None = None,
+    client_side: bool = True,
+) -> Any:
+    """An IBM Runtime ``SamplerV2`` for ``mode`` (a backend, ``Session`` or ``Batch``).
+
+    qiskit-ibm-runtime 0.50 deprecated ``qiskit_ibm_runtime.SamplerV2`` in favour of the
+    client-side ``qiskit_ibm_runtime.executor_sampler.Sampler``. This returns the client-side
+    sampler when the installed package has it (and ``client_side`` is true), else the legacy
+    class, so the same code runs on old and new releases. With a fake backend from
+    ``qiskit_ibm_runtime.fake_provider`` it runs locally on Aer with the device's noise; with a
+    backend from ``QiskitRuntimeService`` it submits jobs to IBM Quantum.
+
+    Parameters
+    ----------
+    mode : qiskit.providers.BackendV2, qiskit_ibm_runtime.Session or qiskit_ibm_runtime.Batch
+        Where the sampler runs.
+    default_shots : int, optional
+        Shots per circuit when ``run`` is called without ``shots``.
+    seed_simulator : int, optional
+        Seed of the local simulator in local (fake-backend) mode; ignored by hardware.
+    client_side : bool
+        Prefer the client-side sampler when available.
+
+    Raises
+    ------
+    ImportError
+        If qiskit-ibm-runtime is not installed (``pip install "abft-qkd[ibm]"``).
+
+    Examples
+    --------
+    >>> from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+    >>> sampler = runtime_sampler(FakeManilaV2(), default_shots=1000, seed_simulator=1)
+    >>> sampler.backend().name
+    'fake_manila'
+    """
+    try:
+        import qiskit_ibm_runtime
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            'IBM backends need qiskit-ibm-runtime: pip install "abft-qkd[ibm]"'
+        ) from exc
+    sampler_cls = None
+    if client_side:
+        try:
+            from qiskit_ibm_runtime.executor_sampler import Sampler as sampler_cls
+        except ImportError:  # releases before 0.50 only have the legacy sampler
+            sampler_cls = None
+    if sampler_cls is None:
+        import warnings
+
+        with warnings.catch_warnings():
+            # We chose the legacy class on purpose; its deprecation notice is not for our caller.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            sampler = qiskit_ibm_runtime.SamplerV2(mode=mode)
+    else:
+        sampler = sampler_cls(mode=mode)
+    if default_shots is not None:
+        sampler.options.default_shots = check_positive_int(default_shots, "default_shots")
+    if seed_simulator is not None:
+        sampler.options.simulator.seed_simulator = int(seed_simulator)
+    return sampler
+
+
 def _sampler_backend(sampler: Any) -> Any:
-    """The backend a sampler runs on, when it says so (IBM Runtime samplers do)."""
+    """The backend a sampler runs on, when it says so.
+
+    IBM Runtime samplers expose ``backend()``; Aer's ``SamplerV2`` runs on an ``AerSimulator``
+    built from its public ``options.backend_options`` (which carry any noise model), so the
+    circuits are lowered to that simulator's basis and its gate errors apply.
+    """
     getter = getattr(sampler, "backend", None)
     if callable(getter):
         try:
             return getter()
         except Exception:  # a sampler in session/batch mode may not expose one
             return None
+    if _is_aer(sampler):
+        options = getattr(sampler, "options", None)
+        backend_options = getattr(options, "backend_options", None)
+        if isinstance(backend_options, dict):
+            from qiskit_aer import AerSimulator
+
+            return AerSimulator(**backend_options)
     return None
 
 
-def _is_aer(backend: Any) -> bool:
-    return type(backend).__module__.startswith("qiskit_aer")
+def _is_aer(obj: Any) -> bool:
+    return type(obj).__module__.startswith("qiskit_aer")
+
+
+def _is_ibm_runtime_backend(backend: Any) -> bool:
+    """True for a backend of ``QiskitRuntimeService`` (no ``run()``; needs a Runtime sampler)."""
+    if not type(backend).__module__.startswith("qiskit_ibm_runtime"):
+        return False
+    from qiskit_ibm_runtime import IBMBackend
+
+    return isinstance(backend, IBMBackend)
+
+
+def _lower(
+    circuits: list[QuantumCircuit], backend: Any, optimization_level: int, seed: int | None
+) -> list[QuantumCircuit]:
+    """Transpile ``circuits`` to ``backend``'s ISA (see the module docstring for the rule)."""
+    if backend is None:
+        return circuits
+    target = getattr(backend, "target", None)
+    if _is_aer(backend) and (target is None or target.build_coupling_map() is None):
+        from qiskit import transpile
+
+        # A simulator without a device topology: translate only, keep qubits and every gate.
+        return transpile(circuits, backend=backend, optimization_level=0, seed_transpiler=seed)
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    pass_manager = generate_preset_pass_manager(
+        optimization_level=optimization_level, backend=backend, seed_transpiler=seed
+    )
+    return pass_manager.run(circuits)
 
 
 def _sampled(
@@ -364,12 +490,10 @@ def _sampled(
     seed: int | None,
     optimization_level: int,
 ) -> list[OutcomeDistribution]:
-    from qiskit.transpiler import generate_preset_pass_manager
-
+    if sampler is None and backend is not None and _is_ibm_runtime_backend(backend):
+        sampler = runtime_sampler(backend, default_shots=shots)
     target_backend = backend if backend is not None else _sampler_backend(sampler)
-    runs_on_aer = (sampler is None and _is_aer(backend)) or (
-        sampler is not None and type(sampler).__module__.startswith("qiskit_aer")
-    )
+    runs_on_aer = _is_aer(sampler) if sampler is not None else _is_aer(backend)
     for circuit in circuits:
         if _has_channels(circuit) and not runs_on_aer:
             raise ValueError(
@@ -377,18 +501,7 @@ def _sampled(
                 "explicit_channels=False for this backend"
             )
     registers = [_registers(circuit) for circuit in circuits]
-    if target_backend is not None and not _is_aer(target_backend):
-        pass_manager = generate_preset_pass_manager(
-            optimization_level=optimization_level, backend=target_backend, seed_transpiler=seed
-        )
-        circuits = pass_manager.run(circuits)
-    elif runs_on_aer:
-        # Aer has no coupling map; lower only the gates it lacks (e.g. ``ch``), in one batch.
-        from qiskit import transpile
-        from qiskit_aer import AerSimulator
-
-        aer = target_backend if target_backend is not None else AerSimulator()
-        circuits = transpile(circuits, target=aer.target, optimization_level=0)
+    circuits = _lower(circuits, target_backend, optimization_level, seed)
     if sampler is None:
         from qiskit.primitives import BackendSamplerV2
 
