@@ -194,7 +194,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 # Subcommands of the quantum layer that live in their own modules: (command, module).
-_EXTRA_COMMANDS: tuple[tuple[str, str], ...] = ()
+_EXTRA_COMMANDS: tuple[tuple[str, str], ...] = (("keyrate", "qkdcircuits._cli_keyrate"),)
 
 
 def _register_optional(subparsers: argparse._SubParsersAction, name: str, module: str) -> None:
@@ -233,6 +233,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our stdout went away (e.g. ``| head``): stop quietly, as Unix tools do.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

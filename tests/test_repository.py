@@ -44,3 +44,26 @@ def test_public_api_names_exist():
     for module in (qkdcircuits, network, rl):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
+
+
+def test_link_physics_imports_without_qiskit():
+    """The network layer reads link reports and key rates without paying for a Qiskit import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from qkdcircuits import LinkReport, link_report, key_rate_curve, KeyPool; "
+        "link_report(protocol='mdi', length_km=10); "
+        "assert 'qiskit' not in sys.modules, sorted(m for m in sys.modules if 'qiskit' in m)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_lazy_exports_resolve_and_unknown_names_fail():
+    import pytest
+
+    import qkdcircuits
+
+    assert qkdcircuits.simulate_mdi is qkdcircuits.engine.simulate_mdi
+    with pytest.raises(AttributeError, match="no_such_name"):
+        qkdcircuits.no_such_name  # noqa: B018
