@@ -289,6 +289,14 @@ def _exact_aer(circuits: list[QuantumCircuit], noise_model: Any) -> list[Outcome
     simulator = AerSimulator(noise_model=noise_model)
     registers_list = [_registers(circuit) for circuit in circuits]
     if noise_model is not None:
+        # The exact path replaces measurements by save_probabilities and applies read-out errors
+        # afterwards; a quantum error attached to "measure" would silently vanish with them.
+        for error in noise_model.to_dict().get("errors", []):
+            if error.get("type") == "qerror" and "measure" in error.get("operations", ()):
+                raise ValueError(
+                    "noise_model attaches a quantum error to 'measure', which the exact path "
+                    "cannot apply; pass shots=... to sample it, or model it as a read-out error"
+                )
         for circuit in circuits:
             if _has_channels(circuit):
                 raise ValueError(

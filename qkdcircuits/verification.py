@@ -818,6 +818,8 @@ def verify_encoded_state(
     )
     if state is None:
         state = five_qubit_encoder(_secret_circuit(secret or "0"))
+    elif not isinstance(state, QuantumCircuit):
+        raise TypeError(f"state={state!r} must be a QuantumCircuit")
     elif state.num_qubits < 5:
         raise ValueError(f"state has {state.num_qubits} qubits; the code needs 5 shares")
     bases, luts = _stabilizer_settings(secret)

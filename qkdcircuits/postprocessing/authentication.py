@@ -7,10 +7,12 @@ reconciles a different key with each party. A Wegman-Carter tag is ``t = h_k(m) 
   ``m_1 .. m_L`` (the last one holds the bit length, so the encoding is injective) and
   ``h_k(m) = sum_i m_i k^(L + 1 - i)``. Two distinct messages give a nonzero polynomial of degree
   at most ``L`` with no constant term, so ``h_k(m) XOR h_k(m') = c`` for at most ``L`` keys:
-  the family is ``L / 2^64``-almost-XOR-universal.
-* ``r`` is a fresh 64-bit one-time pad. With it, a forger who has seen a message and its tag
-  succeeds with probability at most ``L / 2^64`` per try, and the hash key ``k`` may be kept for
-  the following messages; only the pads are consumed per tag.
+  the family is ``L / 2^64``-almost-XOR-universal, ``L`` being the block count of the longer of
+  the two messages.
+* ``r`` is a fresh 64-bit one-time pad. With it, a forger who has seen a message and its tag and
+  substitutes a message of her choice succeeds with probability at most ``L / 2^64`` per try
+  (``L`` the block count of the longer of the two), and the hash key ``k`` may be kept for the
+  following messages; only the pads are consumed per tag.
 
 Key bits come from a :class:`KeyPool` (previously distilled, or pre-shared to bootstrap) whose
 :meth:`KeyPool.take` hands out every bit exactly once: a pool cannot be rewound, copied or
@@ -160,6 +162,11 @@ class AuthTag:
     pad_offset: int
 
     def __post_init__(self) -> None:
+        for name in ("value", "pad_offset"):
+            number = getattr(self, name)
+            if isinstance(number, bool) or not isinstance(number, int | np.integer):
+                raise TypeError(f"{name}={number!r} must be an int")
+            object.__setattr__(self, name, int(number))
         if not 0 <= self.value < 1 << TAG_BITS:
             raise ValueError(f"value={self.value!r} must be a {TAG_BITS}-bit unsigned integer")
         if self.pad_offset < 0:
@@ -191,13 +198,20 @@ def polynomial_hash(message: bytes | np.ndarray, key: int) -> int:
     >>> polynomial_hash(b"abc", 0)  # key 0 maps everything to 0
     0
     """
-    if isinstance(key, bool) or not isinstance(key, int) or not 0 <= key < 1 << TAG_BITS:
+    if isinstance(key, bool) or not isinstance(key, int | np.integer):
+        raise TypeError(f"key={key!r} must be a {TAG_BITS}-bit unsigned integer")
+    key = int(key)
+    if not 0 <= key < 1 << TAG_BITS:
         raise ValueError(f"key={key!r} must be a {TAG_BITS}-bit unsigned integer")
     return poly_hash(_blocks(_message_bytes(message)), key)
 
 
 def forgery_probability(message_bytes: int) -> float:
-    """Upper bound ``L / 2^64`` on one forgery attempt against a message of this many bytes."""
+    """Upper bound ``L / 2^64`` on one forgery attempt with messages of at most this many bytes.
+
+    ``message_bytes`` must bound both the authentic message and the forger's substitute (a
+    receiver that accepts only messages up to a known length makes this bound hold).
+    """
     if isinstance(message_bytes, bool) or not isinstance(message_bytes, int) or message_bytes < 0:
         raise ValueError(f"message_bytes={message_bytes!r} must be a non-negative integer")
     return (-(-message_bytes // 8) + 1) / 2.0**TAG_BITS

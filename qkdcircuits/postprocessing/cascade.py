@@ -81,10 +81,11 @@ class CascadeConfig:
         +1.6% for unlimited batches.
     biconf_rounds : int
         After the passes, run BICONF (Brassard and Salvail 1994, Sec. 5): compare the parity of a
-        random half of the key, binary-search and cascade on a mismatch, and stop after this many
-        consecutive agreeing checks. 0 disables it. An error pattern that survives a clean check
-        is caught by the next one with probability 1/2, so residual errors after ``r`` clean
-        checks have probability at most ``2**-r``.
+        uniformly random subset of the key (each bit in it with probability 1/2), binary-search
+        and cascade on a mismatch, and stop after this many consecutive agreeing checks. 0
+        disables it. Any nonzero error pattern has odd parity on such a subset with probability
+        exactly 1/2, so residual errors survive ``r`` clean checks with probability at most
+        ``2**-r``.
     """
 
     name: str = "cascade"
@@ -416,11 +417,17 @@ def cascade_reconcile(
 
     checks = 0
     clean = 0
-    half = max(1, n // 2)
     while clean < config.biconf_rounds:
-        # a random half of the key as one block whose parity alone is disclosed
-        state.add_pass(rng.permutation(n)[:half], half, blocks_disclosed=1)
+        # A uniformly random subset (each bit with probability 1/2, independently) as one block
+        # whose parity alone is disclosed: any nonzero error pattern then has odd overlap with
+        # probability exactly 1/2. A fixed-size half does not have that property (an all-ones
+        # pattern of even length always meets an even-sized half evenly).
+        subset = np.flatnonzero(rng.random(n) < 0.5)
         checks += 1
+        if subset.size == 0:  # the empty subset: parity 0 on both sides, nothing disclosed
+            clean += 1
+            continue
+        state.add_pass(subset, int(subset.size), blocks_disclosed=1)
         clean = 0 if state.odd[-1].any() else clean + 1
         state.settle()
 

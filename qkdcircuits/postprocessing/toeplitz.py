@@ -206,6 +206,8 @@ def secret_key_length(
     >>> secret_key_length(n=10_000, phase_error_rate=0.02, leaked_bits=1600, epsilon=1e-10)
     6919
     """
+    if isinstance(n, bool) or not isinstance(n, int | np.integer):
+        raise TypeError(f"n={n!r} must be an int (a number of bits)")
     n = int(check_non_negative(n, "n"))
     e_ph = check_probability(phase_error_rate, "phase_error_rate")
     leaked = check_non_negative(leaked_bits, "leaked_bits")

@@ -27,7 +27,10 @@ from qkdcircuits.noise import ArmNoise, combined_flip_probability
 from qkdcircuits.verification import verify_ghz
 from tests.conftest import binomial_tolerance
 
-fake_provider = pytest.importorskip("qiskit_ibm_runtime.fake_provider")
+
+def _fake(name: str = "FakeManilaV2"):
+    """An IBM fake backend; skips only the calling test when the ``ibm`` extra is missing."""
+    return getattr(pytest.importorskip("qiskit_ibm_runtime.fake_provider"), name)()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -124,7 +127,7 @@ def test_attack_rounds_are_reproducible_and_serialisable():
 
 
 def test_intercept_resend_on_a_fake_ibm_backend():
-    backend = fake_provider.FakeManilaV2()
+    backend = _fake()
     honest = simulate_intercept_resend(
         rounds=200_000, intercept_prob=0.0, backend=backend, shots=4000, seed=6
     )
@@ -259,7 +262,7 @@ def test_corrupted_source_is_detected_by_verification(strategy, bound):
 
 
 def test_corrupted_source_on_a_fake_ibm_backend():
-    backend = fake_provider.FakeManilaV2()
+    backend = _fake()
     honest = simulate_hbb(rounds=200_000, backend=backend, shots=4000, seed=13)
     corrupted = simulate_corrupted_source(
         rounds=200_000, corruption_prob=0.5, backend=backend, shots=4000, seed=13

@@ -21,7 +21,10 @@ from qkdcircuits.execution import (
 from qkdcircuits.ghz_sharing import hbb_circuit
 from tests.conftest import Z_SCORE
 
-fake_provider = pytest.importorskip("qiskit_ibm_runtime.fake_provider")
+
+def _fake(name: str = "FakeManilaV2"):
+    """An IBM fake backend; skips only the calling test when the ``ibm`` extra is missing."""
+    return getattr(pytest.importorskip("qiskit_ibm_runtime.fake_provider"), name)()
 
 
 def _ghz_measured(n: int = 3) -> QuantumCircuit:
@@ -93,6 +96,20 @@ def test_noise_model_gate_errors_apply_on_exact_and_shot_paths_alike():
         circuit, backend=AerSimulator(noise_model=model), shots=50_000, seed=2
     )
     assert_consistent(backend, exact.probabilities)
+
+
+def test_exact_path_refuses_quantum_errors_on_measure():
+    # The exact path drops measurements (save_probabilities); such an error would vanish.
+    from qiskit_aer.noise import pauli_error
+
+    model = NoiseModel()
+    model.add_all_qubit_quantum_error(pauli_error([("X", 0.2), ("I", 0.8)]), ["measure"])
+    circuit = QuantumCircuit(QuantumRegister(1, "q"), ClassicalRegister(1, "b"))
+    circuit.measure(0, 0)
+    with pytest.raises(ValueError, match="measure"):
+        outcome_distributions(circuit, noise_model=model)
+    (sampled,) = outcome_distributions(circuit, noise_model=model, shots=20_000, seed=1)
+    assert_consistent(sampled, np.array([0.8, 0.2]))
 
 
 def test_aer_sampler_lowers_to_its_noise_model():
@@ -176,7 +193,7 @@ def _native_run(backend, circuit: QuantumCircuit, shots: int, seed: int) -> np.n
 
 
 def test_fake_backend_path_matches_the_backends_own_run():
-    backend = fake_provider.FakeManilaV2()
+    backend = _fake()
     circuit = hbb_circuit(bases="XYY")
     shots = 40_000
     (ours,) = outcome_distributions(circuit, backend=backend, shots=shots, seed=11)
@@ -192,7 +209,7 @@ def test_fake_backend_path_matches_the_backends_own_run():
 
 
 def test_fake_backend_runs_are_reproducible_with_a_seed():
-    backend = fake_provider.FakeManilaV2()
+    backend = _fake()
     circuit = hbb_circuit(bases="XXX")
     first = outcome_distributions(circuit, backend=backend, shots=2000, seed=3)[0].counts
     second = outcome_distributions(circuit, backend=backend, shots=2000, seed=3)[0].counts
@@ -200,9 +217,10 @@ def test_fake_backend_runs_are_reproducible_with_a_seed():
 
 
 def test_runtime_sampler_prefers_the_client_side_sampler():
+    backend = _fake()
     from qiskit_ibm_runtime.executor_sampler import Sampler
 
-    sampler = runtime_sampler(fake_provider.FakeManilaV2(), default_shots=1000, seed_simulator=1)
+    sampler = runtime_sampler(backend, default_shots=1000, seed_simulator=1)
     assert isinstance(sampler, Sampler)
     assert sampler.options.default_shots == 1000
     assert sampler.options.simulator.seed_simulator == 1
@@ -211,13 +229,13 @@ def test_runtime_sampler_prefers_the_client_side_sampler():
 def test_legacy_runtime_sampler_is_built_without_leaking_its_deprecation():
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
-        sampler = runtime_sampler(fake_provider.FakeManilaV2(), client_side=False)
+        sampler = runtime_sampler(_fake(), client_side=False)
     assert type(sampler).__name__ == "SamplerV2"
 
 
 @pytest.mark.parametrize("client_side", [True, False])
 def test_runtime_samplers_on_a_fake_backend(client_side):
-    backend = fake_provider.FakeManilaV2()
+    backend = _fake()
     sampler = runtime_sampler(backend, seed_simulator=7, client_side=client_side)
     circuit = hbb_circuit(bases="XXX")
     (dist,) = outcome_distributions(circuit, sampler=sampler, shots=4000, seed=7)
@@ -232,18 +250,19 @@ def test_runtime_samplers_on_a_fake_backend(client_side):
 
 
 def test_a_user_constructed_legacy_sampler_is_accepted():
+    backend = _fake()
     from qiskit_ibm_runtime import SamplerV2
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        sampler = SamplerV2(mode=fake_provider.FakeManilaV2())
+        sampler = SamplerV2(mode=backend)
     (dist,) = outcome_distributions(_ghz_measured(), sampler=sampler, shots=1000, seed=1)
     assert dist.counts.sum() == 1000
 
 
 @pytest.mark.slow
 def test_127_qubit_fake_backend():
-    backend = fake_provider.FakeBrisbane()
+    backend = _fake("FakeBrisbane")
     circuit = hbb_circuit(bases="YYX")
     (dist,) = outcome_distributions(circuit, backend=backend, shots=4000, seed=2)
     assert dist.shots == 4000

@@ -23,7 +23,10 @@ from qkdcircuits.ghz_sharing import (
 from qkdcircuits.noise import ArmNoise
 from tests.conftest import Z_SCORE, binomial_tolerance
 
-fake_provider = pytest.importorskip("qiskit_ibm_runtime.fake_provider")
+
+def _fake(name: str = "FakeManilaV2"):
+    """An IBM fake backend; skips only the calling test when the ``ibm`` extra is missing."""
+    return getattr(pytest.importorskip("qiskit_ibm_runtime.fake_provider"), name)()
 
 
 def _bases(setting: int, n: int) -> str:
@@ -209,7 +212,7 @@ def test_noise_model_path_is_exact_and_adds_errors():
 
 
 def test_on_a_fake_ibm_backend():
-    backend = fake_provider.FakeManilaV2()
+    backend = _fake()
     result = simulate_hbb(rounds=200_000, backend=backend, shots=4000, seed=1)
     assert result.metadata["source"] == "backend:fake_manila"
     # Device noise: a non-zero QBER, far from the 1/2 of uncorrelated bits, and the sampled rounds
@@ -220,7 +223,7 @@ def test_on_a_fake_ibm_backend():
 
 
 def test_five_parties_on_a_fake_ibm_backend():
-    backend = fake_provider.FakeManilaV2()
+    backend = _fake()
     result = simulate_hbb(rounds=100_000, n_parties=5, backend=backend, shots=2000, seed=2)
     assert 0.0 < result.qber.qber < 0.5
     assert result.qber.high < 0.5  # five-party correlations survive Manila's noise

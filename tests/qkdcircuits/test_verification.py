@@ -29,7 +29,10 @@ from qkdcircuits.verification import (
 )
 from tests.conftest import Z_SCORE
 
-fake_provider = pytest.importorskip("qiskit_ibm_runtime.fake_provider")
+
+def _fake(name: str = "FakeManilaV2"):
+    """An IBM fake backend; skips only the calling test when the ``ibm`` extra is missing."""
+    return getattr(pytest.importorskip("qiskit_ibm_runtime.fake_provider"), name)()
 
 
 def ghz_bound(n: int, p: float) -> float:
@@ -258,6 +261,8 @@ def test_a_corrupted_share_fails_verification():
     assert not result.passed
     with pytest.raises(ValueError, match="secret"):
         verify_encoded_state(secret="2")
+    with pytest.raises(TypeError, match="state="):
+        verify_encoded_state(state="five qubits")
 
 
 def test_code_bound_never_exceeds_the_true_fidelity():
@@ -281,7 +286,7 @@ def test_code_bound_never_exceeds_the_true_fidelity():
 
 
 def test_verification_on_a_fake_ibm_backend():
-    backend = fake_provider.FakeManilaV2()
+    backend = _fake()
     ghz = verify_ghz(3, shots=4000, backend=backend, seed=1)
     assert ghz.exact is None and ghz.shots == (4000, 4000)
     assert ghz.metadata["source"] == "backend:fake_manila"
@@ -293,7 +298,7 @@ def test_verification_on_a_fake_ibm_backend():
 
 
 def test_backend_shots_with_per_shot_depolarisation():
-    backend = fake_provider.FakeManilaV2()
+    backend = _fake()
     clean = verify_ghz(3, shots=4000, backend=backend, seed=2)
     noisy = verify_ghz(
         3, shots=4000, backend=backend, seed=2, noise=ArmNoise(depolarizing_prob=0.3)

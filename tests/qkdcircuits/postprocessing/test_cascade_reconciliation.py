@@ -14,7 +14,7 @@ from qkdcircuits.postprocessing import (
     cascade_reconcile,
 )
 from qkdcircuits.postprocessing._bits import binary_entropy
-from tests.conftest import Z_SCORE
+from tests.conftest import Z_SCORE, binomial_tolerance
 
 
 def _keys(n: int, qber: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,6 +73,32 @@ def test_biconf_variant_leaks_less_than_original_at_ten_thousand_bits():
         diffs.append(original.efficiency - biconf.efficiency)
     mean = float(np.mean(diffs))
     assert mean > Z_SCORE * float(np.std(diffs, ddof=1)) / math.sqrt(len(diffs))
+
+
+@pytest.mark.parametrize("weight", [2, 200])
+def test_biconf_check_catches_any_error_pattern_with_probability_one_half(weight):
+    """One pass over the whole key sees an even error count and searches nothing; the first
+    BICONF check must then be odd with probability exactly 1/2, whatever the pattern (an
+    all-ones pattern of even length included)."""
+    n, runs = 200, 600
+    alice = np.zeros(n, dtype=np.uint8)
+    config = CascadeConfig(name="biconf-only", passes=1, block_sizes=(n,), biconf_rounds=1)
+    caught = 0
+    for seed in range(runs):
+        bob = alice.copy()
+        bob[np.random.default_rng(seed).choice(n, weight, replace=False)] = 1
+        result = cascade_reconcile(alice, bob, qber=0.01, config=config, seed=seed)
+        # the first check was odd iff BICONF needed a second one
+        caught += result.biconf_checks > 1
+    assert abs(caught / runs - 0.5) <= binomial_tolerance(0.5, runs)
+
+
+def test_biconf_reconciles_an_all_ones_error_pattern():
+    n = 1_000
+    alice = np.zeros(n, dtype=np.uint8)
+    config = CascadeConfig(name="biconf-only", passes=1, block_sizes=(n,), biconf_rounds=40)
+    result = cascade_reconcile(alice, np.ones(n, dtype=np.uint8), qber=0.5, config=config, seed=1)
+    assert result.success and result.corrected_bits == n
 
 
 def test_efficiency_is_above_the_shannon_limit_on_average():

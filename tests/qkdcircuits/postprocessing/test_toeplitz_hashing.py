@@ -19,6 +19,7 @@ from qkdcircuits.postprocessing import (
     toeplitz_matrix,
 )
 from qkdcircuits.postprocessing._bits import binary_entropy
+from tests.conftest import Z_SCORE
 
 
 def _bits(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -95,6 +96,8 @@ def test_secret_key_length_formula(e_ph, leak):
     expected = max(0, math.floor(n * (1 - binary_entropy(e_ph)) - leak - 2 * math.log2(1 / eps)))
     assert secret_key_length(n=n, phase_error_rate=e_ph, leaked_bits=leak, epsilon=eps) == expected
     assert secret_key_length(n=n, phase_error_rate=0.5, leaked_bits=0, epsilon=eps) == 0
+    with pytest.raises(TypeError, match=r"n=10\.5"):
+        secret_key_length(n=10.5, phase_error_rate=0.0, leaked_bits=0, epsilon=eps)
 
 
 def test_privacy_amplification_shared_seed():
@@ -116,7 +119,7 @@ def test_output_of_random_input_is_balanced():
     rng = np.random.default_rng(9)
     y = toeplitz_hash(_bits(rng, 50_000), _bits(rng, 50_000 + 20_000 - 1), 20_000)
     # each output bit is a uniform bit: the count of ones is Binomial(20000, 1/2)
-    assert abs(int(y.sum()) - 10_000) < 5.3 * math.sqrt(20_000 / 4)
+    assert abs(int(y.sum()) - 10_000) <= Z_SCORE * math.sqrt(20_000 / 4)
 
 
 def test_validation():

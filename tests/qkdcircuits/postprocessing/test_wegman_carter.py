@@ -248,6 +248,13 @@ def test_validation():
         polynomial_hash("text", 1)
     with pytest.raises(ValueError, match="key="):
         polynomial_hash(b"", -1)
+    with pytest.raises(TypeError, match="key="):
+        polynomial_hash(b"", 1.0)
+    assert polynomial_hash(b"abc", np.uint64(5)) == polynomial_hash(b"abc", 5)
+    with pytest.raises(TypeError, match="value="):
+        AuthTag(value=1.5, pad_offset=0)
+    with pytest.raises(TypeError, match="pad_offset="):
+        AuthTag(value=1, pad_offset=True)
     _, bob = _pair(10)
     with pytest.raises(TypeError, match="AuthTag"):
         bob.verify(b"", 5)
