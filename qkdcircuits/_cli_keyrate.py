@@ -16,7 +16,8 @@ file, top-level keys apply to every protocol selected and tables named ``[bb84-d
 ``[mdi]`` to one; other tables give dotted names (``[detector]`` + ``efficiency``). JSON goes to
 stdout, tables and progress to stderr: one protocol prints its link report (one distance) or
 its curve (``--sweep``: columns ``length_km``, ``key_rate_per_pulse``, ``key_rate_bps``,
-``gain_z``, ``gain_x``, ``qber_z``, ``qber_x``, ``intensities``, ``max_distance_km``);
+``gain_z``, ``gain_x``, ``qber_z``, ``qber_x``, ``intensities``, ``max_distance_km``, null
+when unbounded);
 ``--protocol both`` prints ``{"bb84-decoy": ..., "mdi": ...}``. Closed-form sweeps are
 vectorised and instant; Monte Carlo sweeps (``--monte-carlo``) show a tqdm bar and keep the
 distances already done when interrupted with Ctrl-C.
@@ -328,9 +329,12 @@ def _sweep(args: argparse.Namespace, protocols: list[str], file_data: dict[str, 
                 relay_fraction=args.relay_fraction,
             )
             data = {"method": "closed-form", **_curve_columns(curve)}
-            data["max_distance_km"] = max_distance(
+            reach = max_distance(
                 params, decoy=decoy, optimize=args.optimize, relay_fraction=args.relay_fraction
             )
+            # A lossless, noiseless link has no maximum distance (inf): JSON has no inf, so
+            # it is written as null.
+            data["max_distance_km"] = reach if math.isfinite(reach) else None
         _print_sweep(protocol, decoy, data)
         out[protocol] = data
     return out
@@ -355,7 +359,9 @@ def _print_sweep(protocol: str, decoy: str, data: dict[str, Any]) -> None:
         line += "".join(f" {data['intensities'][n][k]:>7.4f}" for n in names)
         print(line, file=sys.stderr)
     if "max_distance_km" in data:
-        print(f"  maximum distance: {data['max_distance_km']:.2f} km", file=sys.stderr)
+        reach = data["max_distance_km"]
+        text = "unbounded" if reach is None else f"{reach:.2f} km"
+        print(f"  maximum distance: {text}", file=sys.stderr)
 
 
 def _plot(path: str, results: dict[str, dict[str, Any]], optimize: bool) -> None:
@@ -408,8 +414,8 @@ def _run(args: argparse.Namespace) -> int:
         results = _single(args, protocols, file_data)
     if args.json:
         payload = results[protocols[0]] if len(protocols) == 1 else results
-        json.dump(payload, sys.stdout, indent=2, allow_nan=False)
-        sys.stdout.write("\n")
+        # Serialise first: an unserialisable value must not leave half a document on stdout.
+        sys.stdout.write(json.dumps(payload, indent=2, allow_nan=False) + "\n")
     return 0
 
 

@@ -111,8 +111,8 @@ def _emit(result: Any, args: argparse.Namespace, title: str, extra: list[tuple[s
         data = result.to_dict()
         if record is not None:
             data["distillation"] = record
-        json.dump(data, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        # Serialise first: an unserialisable value must not leave half a document on stdout.
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
     rows = [
         ("rounds", f"{result.rounds}"),

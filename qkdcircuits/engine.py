@@ -33,15 +33,17 @@ from qkdcircuits._sampling import bit_distribution, product_distribution, sample
 from qkdcircuits._validation import (
     SeedLike,
     as_generator,
+    check_choice,
     check_positive_int,
     check_probability,
+    check_real,
     int_seed,
 )
 from qkdcircuits.bb84 import BASES, bb84_circuit
 from qkdcircuits.execution import describe_target, outcome_distributions
 from qkdcircuits.mdi import bob_flip, check_variant, heralded_outcomes, mdi_bsm_circuit
 from qkdcircuits.noise import NOISELESS, ArmNoise
-from qkdcircuits.sifting import QBEREstimate, estimate_qber
+from qkdcircuits.sifting import INTERVAL_METHODS, QBEREstimate, estimate_qber
 
 __all__ = [
     "BB84Rounds",
@@ -502,11 +504,17 @@ def _simulate(
     rounds: int,
     seed: SeedLike,
     z_basis_prob: float,
+    confidence: float,
+    interval: str,
     table_fn: Callable[[], np.ndarray],
 ) -> tuple[int, np.random.Generator, float, np.ndarray]:
     rounds = check_positive_int(rounds, "rounds")
     rng = as_generator(seed)
     z_basis_prob = check_probability(z_basis_prob, "z_basis_prob")
+    # Checked here, before any circuit runs, and under the caller's parameter names.
+    if not 0.0 < check_real(confidence, "confidence") < 1.0:
+        raise ValueError(f"confidence={confidence!r} not in (0, 1)")
+    check_choice(interval, "interval", INTERVAL_METHODS)
     return rounds, rng, z_basis_prob, table_fn()
 
 
@@ -563,6 +571,8 @@ def simulate_mdi(
         rounds=rounds,
         seed=seed,
         z_basis_prob=z_basis_prob,
+        confidence=confidence,
+        interval=interval,
         table_fn=lambda: mdi_outcome_table(
             variant=variant,
             noise=(alice, bob),
@@ -626,6 +636,8 @@ def simulate_bb84(
         rounds=rounds,
         seed=seed,
         z_basis_prob=z_basis_prob,
+        confidence=confidence,
+        interval=interval,
         table_fn=lambda: bb84_outcome_table(
             noise=noise,
             backend=backend,

@@ -73,7 +73,7 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
-from qkdcircuits._validation import SeedLike, as_generator, check_probability
+from qkdcircuits._validation import SeedLike, as_generator, check_probability, int_seed
 from qkdcircuits.engine import bb84_outcome_table, mdi_outcome_table
 from qkdcircuits.execution import describe_target
 from qkdcircuits.keyrate import (
@@ -669,7 +669,8 @@ def simulate_link(
     seed : int, numpy.random.Generator or None
         Randomness of the sampling (an int also seeds transpilation and shots).
     z_basis_prob : float
-        Probability that each party picks the Z basis.
+        Probability that each party picks the Z basis, in (0, 1): the report needs signal
+        pulses in both bases (key from Z, phase error from X).
     qubit_noise : ArmNoise or (ArmNoise, ArmNoise), optional
         Extra qubit noise on top of ``e_d`` (BB84: the channel; MDI-QKD: both arms, or
         (Alice's, Bob's)). Like a backend's noise it acts where the circuits are used: on
@@ -691,11 +692,18 @@ def simulate_link(
     ('monte-carlo', 'aer:exact', True)
     """
     pulses = _check_pulses(pulses)
+    z_basis_prob = check_probability(z_basis_prob, "z_basis_prob")
+    if z_basis_prob in (0.0, 1.0):
+        raise ValueError(
+            f"z_basis_prob={z_basis_prob!r} must lie strictly between 0 and 1: a link report "
+            "needs pulses in both bases (use sample_link_counts for one-basis counts)"
+        )
+    rng = as_generator(seed)  # validate before running anything; same stream as ``seed``
     resolved = resolve_params(protocol, params, length_km, length_a_km, length_b_km, relay_fraction)
     decoy = _check_decoy(resolved.protocol, decoy)
     if optimize:
         resolved = _with_signal(resolved, optimize_intensities(resolved, decoy=decoy).intensities)
-    circuit_seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+    circuit_seed = int_seed(seed)  # numpy integers too; None for a Generator
     _split_qubit_noise(resolved.protocol, qubit_noise)  # validate before running anything
     table = qubit_outcome_table(
         resolved,
@@ -707,7 +715,7 @@ def simulate_link(
         seed=circuit_seed,
     )
     counts = sample_link_counts(
-        resolved, pulses=pulses, seed=seed, z_basis_prob=z_basis_prob, table=table
+        resolved, pulses=pulses, seed=rng, z_basis_prob=z_basis_prob, table=table
     )
     evaluation = analyse_counts(resolved, counts, decoy=decoy)
     source = describe_target(backend, sampler, shots)

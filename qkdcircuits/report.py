@@ -303,6 +303,11 @@ class LinkReport:
         """Stable hash of :attr:`parameters` (see :func:`report_cache_key`)."""
         return report_cache_key(self.parameters)
 
+    def __hash__(self) -> int:
+        # The generated dataclass hash would hash the dict fields and fail. Equal reports have
+        # equal parameters, hence equal cache keys, so this is consistent with ``==``.
+        return hash(self.cache_key())
+
 
 def _scalar(value: Any) -> float:
     return float(np.asarray(value, dtype=float).reshape(-1)[0])

@@ -104,6 +104,14 @@ def test_overrides_from_set_and_files(capsys, tmp_path):
     assert data["bb84-decoy"]["parameters"]["params"]["detector"]["efficiency"] == 0.045
 
 
+def test_unbounded_maximum_distance_is_json_null(capsys):
+    lossless = ["--set", "loss_db_per_km=0", "--set", "dark_count_prob=0", "--set", "e_d=0"]
+    code, out, err = run(capsys, "--protocol", "mdi", "--sweep", "0:10:5", *lossless, "--json")
+    assert code == 0
+    assert json.loads(out)["max_distance_km"] is None
+    assert "maximum distance: unbounded" in err
+
+
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib needs Python 3.11")
 def test_toml_params(capsys, tmp_path):
     config = tmp_path / "link.toml"

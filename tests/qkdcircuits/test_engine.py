@@ -12,6 +12,7 @@ from qkdcircuits import (
     ArmNoise,
     bb84_circuit,
     bb84_outcome_table,
+    binomial_interval,
     combined_flip_probability,
     heralded_outcomes,
     mdi_bsm_circuit,
@@ -257,12 +258,20 @@ def test_linear_optics_heralding_rate_is_one_half_in_rounds():
 
 
 def test_wilson_interval_covers_the_true_qber():
+    """The engine's intervals come from its own counts and cover the closed form."""
     p = 0.05
-    result = simulate_mdi(rounds=300_000, noise=ArmNoise(depolarizing_prob=p), seed=77)
     expected = p * (1 - p / 2)
-    assert result.z.low < result.z.qber < result.z.high
-    # 95% intervals: both covering is the likely case; allow for the rare miss via a wider z.
-    assert abs(result.z.qber - expected) < binomial_tolerance(expected, result.z.sifted)
+    result = simulate_mdi(
+        rounds=300_000,
+        noise=ArmNoise(depolarizing_prob=p),
+        seed=77,
+        confidence=1 - FALSE_ALARM,  # a miss has probability 1e-6 for a correct engine
+    )
+    for estimate in (result.z, result.x):
+        assert (estimate.low, estimate.high) == binomial_interval(
+            estimate.errors, estimate.sifted, confidence=1 - FALSE_ALARM
+        )
+        assert estimate.low < expected < estimate.high
 
 
 def test_per_round_arrays_are_consistent_with_the_counts():
@@ -389,6 +398,20 @@ def test_bad_variant_noise_and_basis_probability():
         simulate_mdi(rounds=10, z_basis_prob=1.2)
     with pytest.raises(ValueError, match="depolarizing_prob"):
         simulate_mdi(rounds=10, noise=ArmNoise(depolarizing_prob=-0.1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "name"),
+    [
+        ({"interval": "agresti"}, ValueError, "interval"),
+        ({"confidence": 1.5}, ValueError, "confidence"),
+        ({"confidence": "0.9"}, TypeError, "confidence"),
+    ],
+)
+def test_bad_interval_options_are_named(kwargs, error, name):
+    for simulate in (simulate_mdi, simulate_bb84):
+        with pytest.raises(error, match=name):
+            simulate(rounds=10, seed=1, **kwargs)
 
 
 def test_bad_qber_basis():

@@ -417,11 +417,20 @@ def test_simulate_link_report_and_optimisation():
         ({"pulses": 10, "decoy": "three-intensity"}, ValueError, "not available"),
         ({"pulses": 10, "qubit_noise": "noisy"}, TypeError, "qubit_noise"),
         ({"pulses": 10, "z_basis_prob": 1.5}, ValueError, "z_basis_prob"),
+        ({"pulses": 10, "z_basis_prob": 1.0}, ValueError, "z_basis_prob"),
+        ({"pulses": 10, "z_basis_prob": 0.0}, ValueError, "z_basis_prob"),
+        ({"pulses": 10, "seed": "7"}, TypeError, "seed"),
     ],
 )
 def test_invalid_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
-        simulate_link(params=GYS_25, seed=1, **kwargs)
+        simulate_link(params=GYS_25, **{"seed": 1, **kwargs})
+
+
+def test_numpy_integer_seed_is_recorded():
+    report = simulate_link(params=GYS_25, pulses=10**6, seed=np.int64(5))
+    assert report.seed == 5
+    assert report == simulate_link(params=GYS_25, pulses=10**6, seed=5)
 
 
 def test_finite_decoy_needs_every_intensity():

@@ -138,6 +138,12 @@ def test_frozen():
         r.secure = False  # type: ignore[misc]
 
 
+def test_hashable_consistently_with_equality():
+    a, b = link_report(protocol="mdi", length_km=1.0), link_report(protocol="mdi", length_km=1.0)
+    assert a == b and hash(a) == hash(b)
+    assert len({a, b, link_report(protocol="mdi", length_km=2.0)}) == 2
+
+
 def _fields(**changes):
     data = link_report(protocol="mdi", length_km=10.0).to_dict()
     data.update(changes)

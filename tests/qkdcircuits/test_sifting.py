@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import stats
 
 from qkdcircuits import binomial_interval, estimate_qber, sift_mask
+from tests.conftest import binomial_tolerance
 
 
 def test_wilson_reference_value():
@@ -52,16 +54,21 @@ def test_clopper_pearson_is_wider_than_wilson_for_small_counts():
     assert cp[0] <= w[0] and cp[1] >= w[1]
 
 
-def test_interval_coverage_by_simulation():
-    """Empirical coverage of the Wilson interval at n=400, p=0.05 is close to nominal."""
+@pytest.mark.parametrize("method", ["wilson", "clopper-pearson"])
+def test_interval_coverage_by_simulation(method):
+    """Empirical coverage at n=400, p=0.05 matches the exact coverage of the method."""
     rng = np.random.default_rng(0)
     n, p, trials = 400, 0.05, 4000
-    ks = rng.binomial(n, p, size=trials)
-    covered = sum(lo <= p <= hi for lo, hi in (binomial_interval(int(k), n) for k in ks))
-    coverage = covered / trials
-    # Wilson's actual coverage at these parameters is within ~2% of 0.95; 4000 trials add a
-    # standard error of 0.0034, so a 5-sigma band around [0.93, 0.97] is generous but meaningful.
-    assert 0.93 - 5 * 0.0034 < coverage < 0.97 + 5 * 0.0034
+    covers = np.array(
+        [lo <= p <= hi for lo, hi in (binomial_interval(k, n, method=method) for k in range(n + 1))]
+    )
+    # Exact coverage: the binomial mass of the counts whose interval contains p.
+    exact = float(stats.binom.pmf(np.arange(n + 1), n, p)[covers].sum())
+    assert exact > 0.93  # near nominal (Clopper-Pearson never below 0.95)
+    if method == "clopper-pearson":
+        assert exact >= 0.95
+    coverage = covers[rng.binomial(n, p, size=trials)].mean()
+    assert abs(coverage - exact) < binomial_tolerance(exact, trials)
 
 
 @pytest.mark.parametrize(
