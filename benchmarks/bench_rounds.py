@@ -69,7 +69,7 @@ def per_round_circuits(rounds: int, noise: ArmNoise, seed: int, batched: bool) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=10_000_000)
-    parser.add_argument("--per-round", type=int, default=1000)
+    parser.add_argument("--per-round", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     noise = ArmNoise(depolarizing_prob=0.02)

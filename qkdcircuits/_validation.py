@@ -54,6 +54,17 @@ def int_seed(seed: SeedLike) -> int | None:
     return None
 
 
+def derive_int_seed(seed: SeedLike, rng: np.random.Generator) -> int:
+    """An integer seed for transpilation and simulator shots.
+
+    ``seed`` itself when it is an integer; otherwise one drawn from ``rng`` (the Generator built
+    from ``seed``), so that a run seeded with a Generator is reproducible on a shot-based backend
+    too.
+    """
+    fixed = int_seed(seed)
+    return fixed if fixed is not None else int(rng.integers(0, 2**31 - 1))
+
+
 def check_probability(value: float, name: str) -> float:
     """Return ``value`` as a float after checking it is a real number in [0, 1]."""
     value = check_real(value, name)
@@ -98,7 +109,9 @@ def check_positive_int(value: int, name: str) -> int:
 
 
 def check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
-    """Return ``value`` after checking it is one of ``choices``."""
-    if not isinstance(value, str) or value not in choices:
+    """Return ``value`` after checking it is one of ``choices`` (``TypeError`` if not a str)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name}={value!r} must be a str, one of {', '.join(map(repr, choices))}")
+    if value not in choices:
         raise ValueError(f"{name}={value!r} must be one of {', '.join(map(repr, choices))}")
     return value

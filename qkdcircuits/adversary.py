@@ -70,6 +70,7 @@ from qkdcircuits._validation import (
     check_choice,
     check_positive_int,
     check_probability,
+    derive_int_seed,
     int_seed,
 )
 from qkdcircuits.bb84 import BASES, bb84_circuit, check_basis, check_bit, prepare_bb84_state
@@ -82,7 +83,7 @@ from qkdcircuits.engine import (
     _rounds_statistics,
     _SiftingLookup,
 )
-from qkdcircuits.execution import outcome_distributions
+from qkdcircuits.execution import outcome_distributions, table_shots
 from qkdcircuits.ghz_sharing import (
     HBBRounds,
     _check_parties,
@@ -408,13 +409,15 @@ def simulate_intercept_resend(
     if not isinstance(noise, ArmNoise):
         raise TypeError(f"noise={noise!r} must be an ArmNoise")
     rng = as_generator(seed)
+    used_shots = table_shots(backend, sampler, shots)
+    circuit_seed = int_seed(seed) if used_shots is None else derive_int_seed(seed, rng)
     table = _intercept_table(
         noise,
         backend=backend,
         sampler=sampler,
         shots=shots,
         noise_model=noise_model,
-        seed=int_seed(seed),
+        seed=circuit_seed,
     )
     basis = bit_distribution(1.0 - z_basis_prob)  # P(code 0 = Z), P(code 1 = X)
     coin = bit_distribution(0.5)
@@ -426,13 +429,14 @@ def simulate_intercept_resend(
     lookup = _bb84_lookup()
     # Rows (attacked, eve_basis, setting); columns (eve_bit, bob_bit): keep setting and bob_bit.
     histogram = joint.reshape(2, 2, 8, 2, 2).sum(axis=(0, 1, 3))
-    z, x, _ = _rounds_statistics(histogram, lookup, confidence, interval)
-
     # Effective table seen by Alice and Bob: attack mixed in, Eve's basis and bit averaged out.
     bob_marginal = table[:, [0, 1]] + table[:, [2, 3]]
     honest = bob_marginal[:8]
     attacked = 0.5 * (bob_marginal[16:24] + bob_marginal[24:32])
     effective = (1.0 - p) * honest + p * attacked
+    z, x, _ = _rounds_statistics(
+        histogram, lookup, confidence, interval, table=effective, shots=used_shots
+    )
     expected = _exact_basis_qber(effective, lookup)
     metadata = {
         "protocol": "bb84",
@@ -632,6 +636,8 @@ def simulate_dishonest_relay(
         if len(arms) != 2 or not all(isinstance(a, ArmNoise) for a in arms):
             raise ValueError(f"noise={noise!r} must be one ArmNoise or a pair (alice, bob)")
     rng = as_generator(seed)
+    used_shots = table_shots(backend, sampler, shots)
+    circuit_seed = int_seed(seed) if used_shots is None else derive_int_seed(seed, rng)
     rot_a = ArmNoise(misalignment_rad=arms[0].misalignment_rad)
     rot_b = ArmNoise(misalignment_rad=arms[1].misalignment_rad)
     grid = [(ab, ax, bb, bx) for ab in BASES for ax in (0, 1) for bb in BASES for bx in (0, 1)]
@@ -668,7 +674,7 @@ def simulate_dishonest_relay(
         sampler=sampler,
         shots=shots,
         noise_model=noise_model,
-        seed=int_seed(seed),
+        seed=circuit_seed,
     )
     table = np.zeros((32, 16))
     table[:16, :4] = np.stack([d.probabilities for d in dists[:16]])
@@ -688,10 +694,11 @@ def simulate_dishonest_relay(
     lookup = _mdi_lookup(variant)
     # Rows (cheated, setting); columns (relay record, bsm): keep setting and bsm.
     histogram = joint.reshape(2, 16, 4, 4).sum(axis=(0, 2))
-    z, x, heralded = _rounds_statistics(histogram, lookup, confidence, interval)
-
     bsm_marginal = table.reshape(32, 4, 4).sum(axis=1)  # sum over the relay record bits
     effective = (1.0 - f) * bsm_marginal[:16] + f * bsm_marginal[16:]
+    z, x, heralded = _rounds_statistics(
+        histogram, lookup, confidence, interval, table=effective, shots=used_shots
+    )
     expected = _exact_basis_qber(effective, lookup)
     metadata = {
         "protocol": "mdi",
@@ -806,6 +813,8 @@ def simulate_corrupted_source(
     n = _check_parties(n_parties)
     arms = _noise_per_party(noise, n)
     rng = as_generator(seed)
+    used_shots = table_shots(backend, sampler, shots)
+    circuit_seed = int_seed(seed) if used_shots is None else derive_int_seed(seed, rng)
     misaligned = [ArmNoise(misalignment_rad=a.misalignment_rad) for a in arms]
     states = [ghz_state(n), corrupted_ghz_state(n, strategy=strategy)]
     circuits = [
@@ -821,7 +830,7 @@ def simulate_corrupted_source(
         sampler=sampler,
         shots=shots,
         noise_model=noise_model,
-        seed=int_seed(seed),
+        seed=circuit_seed,
     )
     table = np.stack([d.probabilities for d in dists])
     for bit, arm in enumerate(arms):
@@ -845,6 +854,7 @@ def simulate_corrupted_source(
             **_provenance(seed, backend, sampler, shots),
         },
         histogram=joint.reshape(2, 1 << n, 1 << n).sum(axis=0),
+        shots_per_setting=used_shots,
     )
     return AttackRounds(
         attack="corrupted-source",

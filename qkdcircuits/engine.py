@@ -37,10 +37,11 @@ from qkdcircuits._validation import (
     check_positive_int,
     check_probability,
     check_real,
+    derive_int_seed,
     int_seed,
 )
 from qkdcircuits.bb84 import BASES, bb84_circuit
-from qkdcircuits.execution import describe_target, outcome_distributions
+from qkdcircuits.execution import describe_target, outcome_distributions, table_shots
 from qkdcircuits.mdi import bob_flip, check_variant, heralded_outcomes, mdi_bsm_circuit
 from qkdcircuits.noise import NOISELESS, ArmNoise
 from qkdcircuits.sifting import INTERVAL_METHODS, QBEREstimate, estimate_qber
@@ -276,16 +277,38 @@ def _setting_probs(z_basis_prob: float, pattern: str) -> np.ndarray | None:
 
 
 def _rounds_statistics(
-    histogram: np.ndarray, lookup: _SiftingLookup, confidence: float, method: str
+    histogram: np.ndarray,
+    lookup: _SiftingLookup,
+    confidence: float,
+    method: str,
+    *,
+    table: np.ndarray | None = None,
+    shots: int | None = None,
 ) -> tuple[QBEREstimate, QBEREstimate, int]:
-    """Per-basis QBER estimates and the heralded count from a (setting, outcome) histogram."""
+    """Per-basis QBER estimates and the heralded count from a (setting, outcome) histogram.
+
+    When the outcome ``table`` was estimated from ``shots`` shots per setting, each basis's
+    interval accounts for the shots behind its sifted entries (see
+    :func:`qkdcircuits.sifting.estimate_qber`).
+    """
     estimates = []
+    flat = None if table is None else np.asarray(table, dtype=float).reshape(lookup.sifted.shape)
     for code, basis in enumerate(BASES):
         in_basis = lookup.sifted & (lookup.basis == code)
         sifted = int(histogram[in_basis].sum())
         errors = int(histogram[in_basis & lookup.error].sum())
+        table_samples = None
+        if shots is not None and flat is not None:
+            table_samples = shots * float(flat[in_basis].sum()) or None
         estimates.append(
-            estimate_qber(errors, sifted, basis=basis, confidence=confidence, method=method)
+            estimate_qber(
+                errors,
+                sifted,
+                basis=basis,
+                confidence=confidence,
+                method=method,
+                table_samples=table_samples,
+            )
         )
     return estimates[0], estimates[1], int(histogram[lookup.heralded].sum())
 
@@ -506,8 +529,14 @@ def _simulate(
     z_basis_prob: float,
     confidence: float,
     interval: str,
-    table_fn: Callable[[], np.ndarray],
+    shots: int | None,
+    table_fn: Callable[[int | None], np.ndarray],
 ) -> tuple[int, np.random.Generator, float, np.ndarray]:
+    """Validate, build the Generator, then compute the outcome table.
+
+    ``shots`` is the shot count behind the table (``None`` when exact); shot-based runs get an
+    integer circuit seed even when ``seed`` is a Generator, so they stay reproducible.
+    """
     rounds = check_positive_int(rounds, "rounds")
     rng = as_generator(seed)
     z_basis_prob = check_probability(z_basis_prob, "z_basis_prob")
@@ -515,7 +544,8 @@ def _simulate(
     if not 0.0 < check_real(confidence, "confidence") < 1.0:
         raise ValueError(f"confidence={confidence!r} not in (0, 1)")
     check_choice(interval, "interval", INTERVAL_METHODS)
-    return rounds, rng, z_basis_prob, table_fn()
+    circuit_seed = int_seed(seed) if shots is None else derive_int_seed(seed, rng)
+    return rounds, rng, z_basis_prob, table_fn(circuit_seed)
 
 
 def simulate_mdi(
@@ -566,14 +596,15 @@ def simulate_mdi(
     """
     variant = check_variant(variant)
     alice, bob = _split_noise(noise)
-    circuit_seed = int_seed(seed)
+    used_shots = table_shots(backend, sampler, shots)
     rounds, rng, z_basis_prob, table = _simulate(
         rounds=rounds,
         seed=seed,
         z_basis_prob=z_basis_prob,
         confidence=confidence,
         interval=interval,
-        table_fn=lambda: mdi_outcome_table(
+        shots=used_shots,
+        table_fn=lambda circuit_seed: mdi_outcome_table(
             variant=variant,
             noise=(alice, bob),
             backend=backend,
@@ -586,7 +617,9 @@ def simulate_mdi(
     settings, outcomes, histogram = sample_table(
         rng, rounds, table.reshape(16, 4), _setting_probs(z_basis_prob, "bcbc")
     )
-    z, x, heralded = _rounds_statistics(histogram, _mdi_lookup(variant), confidence, interval)
+    z, x, heralded = _rounds_statistics(
+        histogram, _mdi_lookup(variant), confidence, interval, table=table, shots=used_shots
+    )
     metadata = {
         "protocol": "mdi",
         "variant": variant,
@@ -631,14 +664,15 @@ def simulate_bb84(
     True
     """
     noise = _check_arm(noise, "noise")
-    circuit_seed = int_seed(seed)
+    used_shots = table_shots(backend, sampler, shots)
     rounds, rng, z_basis_prob, table = _simulate(
         rounds=rounds,
         seed=seed,
         z_basis_prob=z_basis_prob,
         confidence=confidence,
         interval=interval,
-        table_fn=lambda: bb84_outcome_table(
+        shots=used_shots,
+        table_fn=lambda circuit_seed: bb84_outcome_table(
             noise=noise,
             backend=backend,
             sampler=sampler,
@@ -650,7 +684,9 @@ def simulate_bb84(
     settings, outcomes, histogram = sample_table(
         rng, rounds, table.reshape(8, 2), _setting_probs(z_basis_prob, "bcb")
     )
-    z, x, _ = _rounds_statistics(histogram, _bb84_lookup(), confidence, interval)
+    z, x, _ = _rounds_statistics(
+        histogram, _bb84_lookup(), confidence, interval, table=table, shots=used_shots
+    )
     metadata = {
         "protocol": "bb84",
         "z_basis_prob": z_basis_prob,

@@ -47,6 +47,7 @@ __all__ = [
     "describe_target",
     "outcome_distributions",
     "runtime_sampler",
+    "table_shots",
 ]
 
 DEFAULT_SHOTS = 4096
@@ -125,6 +126,18 @@ class OutcomeDistribution:
         size = check_positive_int(size, "size")
         rng = as_generator(seed)
         return rng.choice(self.probabilities.size, size=size, p=self.probabilities)
+
+
+def table_shots(backend: Any = None, sampler: Any = None, shots: int | None = None) -> int | None:
+    """Shots per circuit that :func:`outcome_distributions` uses for these arguments.
+
+    ``None`` on the exact path (no backend, no sampler, no shots).
+    """
+    if shots is not None:
+        return int(shots)
+    if backend is not None or sampler is not None:
+        return DEFAULT_SHOTS
+    return None
 
 
 def describe_target(backend: Any = None, sampler: Any = None, shots: int | None = None) -> str:

@@ -42,8 +42,15 @@ import numpy as np
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 
 from qkdcircuits._sampling import depolarize_bit, sample_table
-from qkdcircuits._validation import SeedLike, as_generator, check_choice, check_positive_int
-from qkdcircuits.execution import describe_target, outcome_distributions
+from qkdcircuits._validation import (
+    SeedLike,
+    as_generator,
+    check_choice,
+    check_positive_int,
+    derive_int_seed,
+    int_seed,
+)
+from qkdcircuits.execution import describe_target, outcome_distributions, table_shots
 from qkdcircuits.noise import NOISELESS, ArmNoise
 from qkdcircuits.sifting import QBEREstimate, estimate_qber
 
@@ -475,6 +482,7 @@ def _hbb_result(
     interval: str,
     metadata: dict[str, Any],
     histogram: np.ndarray,
+    shots_per_setting: int | None = None,
 ) -> HBBRounds:
     """Tally kept rounds and errors from the (setting, outcome) histogram (shared with
     :mod:`qkdcircuits.adversary`)."""
@@ -482,7 +490,20 @@ def _hbb_result(
     error_lut = _error_lut(n_parties)
     kept = int(histogram[kept_lut].sum())
     errors = int(histogram[kept_lut][error_lut[kept_lut]].sum())
-    qber = estimate_qber(errors, kept, basis="XY", confidence=confidence, method=interval)
+    # A shot-estimated table carries its own sampling noise into the interval.
+    table_samples = None
+    if shots_per_setting is not None:
+        table_samples = (
+            shots_per_setting * float(np.asarray(table, dtype=float)[kept_lut].sum()) or None
+        )
+    qber = estimate_qber(
+        errors,
+        kept,
+        basis="XY",
+        confidence=confidence,
+        method=interval,
+        table_samples=table_samples,
+    )
     dtype = np.uint16 if n_parties <= 16 else np.uint32
     return HBBRounds(
         rounds=int(settings.size),
@@ -551,7 +572,8 @@ def simulate_hbb(
     n_parties = _check_parties(n_parties)
     arms = _noise_per_party(noise, n_parties)
     rng = as_generator(seed)
-    circuit_seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+    used_shots = table_shots(backend, sampler, shots)
+    circuit_seed = int_seed(seed) if used_shots is None else derive_int_seed(seed, rng)
     table = hbb_outcome_table(
         n_parties=n_parties,
         noise=arms,
@@ -564,7 +586,7 @@ def simulate_hbb(
     settings, outcomes, histogram = sample_table(rng, rounds, table)
     metadata = {
         "noise": _noise_metadata(arms),
-        "seed": circuit_seed,
+        "seed": int_seed(seed),
         "source": describe_target(backend, sampler, shots),
         "shots": shots,
     }
@@ -577,4 +599,5 @@ def simulate_hbb(
         interval=interval,
         metadata=metadata,
         histogram=histogram,
+        shots_per_setting=used_shots,
     )

@@ -73,9 +73,15 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
-from qkdcircuits._validation import SeedLike, as_generator, check_probability, int_seed
+from qkdcircuits._validation import (
+    SeedLike,
+    as_generator,
+    check_probability,
+    derive_int_seed,
+    int_seed,
+)
 from qkdcircuits.engine import bb84_outcome_table, mdi_outcome_table
-from qkdcircuits.execution import describe_target
+from qkdcircuits.execution import describe_target, table_shots
 from qkdcircuits.keyrate import (
     LinkEvaluation,
     _bb84_estimate,
@@ -703,7 +709,9 @@ def simulate_link(
     decoy = _check_decoy(resolved.protocol, decoy)
     if optimize:
         resolved = _with_signal(resolved, optimize_intensities(resolved, decoy=decoy).intensities)
-    circuit_seed = int_seed(seed)  # numpy integers too; None for a Generator
+    # Shot-based tables get an integer seed even from a Generator, so runs stay reproducible.
+    used_shots = table_shots(backend, sampler, shots)
+    circuit_seed = int_seed(seed) if used_shots is None else derive_int_seed(seed, rng)
     _split_qubit_noise(resolved.protocol, qubit_noise)  # validate before running anything
     table = qubit_outcome_table(
         resolved,
@@ -726,7 +734,7 @@ def simulate_link(
         "optimize": bool(optimize),
         "params": resolved.to_dict(),
         "pulses": pulses,
-        "seed": circuit_seed,
+        "seed": int_seed(seed),
         "z_basis_prob": float(z_basis_prob),
         "qubit_noise": _noise_description(qubit_noise),
         "source": source,
@@ -738,7 +746,7 @@ def simulate_link(
         method="monte-carlo",
         parameters=parameters,
         source=source,
-        seed=circuit_seed,
+        seed=int_seed(seed),
         pulses=pulses,
         counts=counts,
     )

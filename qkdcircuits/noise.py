@@ -16,7 +16,13 @@ drawing and for direct Aer runs), while the round engine uses the exact identity
 ``P[(1-p) rho + p I/2] = (1-p) P[rho] + p (P[|0><0|] + P[|1><1|]) / 2``
 
 (measurement statistics are linear in the input state), so that the same unitary circuits run
-on Aer, on a user's noise model, on a fake backend or on hardware, and the channel is still exact.
+on Aer, on a user's noise model, on a fake backend or on hardware. The identity is exact when the
+two Z-basis preparations average to ``I/2``, i.e. for ideal state preparation (every Aer run
+without a noise model, where a test checks it against the density-matrix run of the explicit
+channel). With device noise on the preparation gates themselves (a noise model or a backend), the
+maximally mixed input is the average of two *noisy* preparations, which differs from ``I/2`` by
+the preparation error: the mixture is then exact up to terms of order
+``depolarizing_prob x preparation error``.
 """
 
 from __future__ import annotations

@@ -60,27 +60,25 @@ def binomial_interval(
         )
     if trials == 0:
         return 0.0, 1.0
+    return _binomial_bounds(float(successes), float(trials), confidence, method)
+
+
+def _binomial_bounds(k: float, n: float, confidence: float, method: str) -> tuple[float, float]:
+    """Interval bounds for ``k`` successes in ``n`` trials; ``k`` and ``n`` may be non-integer
+    (an effective sample size), both formulas being analytic in them."""
     alpha = 1.0 - confidence
     if method == "clopper-pearson":
-        low = (
-            0.0
-            if successes == 0
-            else float(stats.beta.ppf(alpha / 2, successes, trials - successes + 1))
-        )
-        high = (
-            1.0
-            if successes == trials
-            else float(stats.beta.ppf(1 - alpha / 2, successes + 1, trials - successes))
-        )
+        low = 0.0 if k <= 0 else float(stats.beta.ppf(alpha / 2, k, n - k + 1))
+        high = 1.0 if k >= n else float(stats.beta.ppf(1 - alpha / 2, k + 1, n - k))
         return low, high
     z = float(stats.norm.ppf(1 - alpha / 2))
-    p = successes / trials
-    denom = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denom
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     # At k = 0 (k = n) the bound is 0 (1) exactly; round-off must not put it past the estimate.
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == trials else min(1.0, centre + half)
+    low = 0.0 if k <= 0 else max(0.0, centre - half)
+    high = 1.0 if k >= n else min(1.0, centre + half)
     return low, high
 
 
@@ -104,6 +102,10 @@ class QBEREstimate:
         Coverage of the interval.
     method : str
         Interval method.
+    effective_sifted : float or None
+        Effective sample size behind the interval when the rounds were resampled from an
+        outcome table that was itself estimated from shots (see :func:`estimate_qber`); ``None``
+        when the table was exact and the interval uses ``sifted``.
     """
 
     basis: str
@@ -114,6 +116,7 @@ class QBEREstimate:
     high: float
     confidence: float
     method: str
+    effective_sifted: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dictionary (``qber`` is ``None`` when nothing was sifted)."""
@@ -125,15 +128,52 @@ class QBEREstimate:
             "ci": [self.low, self.high],
             "confidence": self.confidence,
             "method": self.method,
+            "effective_sifted": self.effective_sifted,
         }
 
 
 def estimate_qber(
-    errors: int, sifted: int, *, basis: str = "Z", confidence: float = 0.95, method: str = "wilson"
+    errors: int,
+    sifted: int,
+    *,
+    basis: str = "Z",
+    confidence: float = 0.95,
+    method: str = "wilson",
+    table_samples: float | None = None,
 ) -> QBEREstimate:
-    """QBER point estimate and binomial confidence interval from counts."""
+    """QBER point estimate and binomial confidence interval from counts.
+
+    Parameters
+    ----------
+    errors, sifted : int
+        Sifted rounds with an error, and sifted rounds.
+    basis : str
+        Label stored in the estimate.
+    confidence, method
+        As in :func:`binomial_interval`.
+    table_samples : float, optional
+        When the rounds were drawn from an outcome table that was itself estimated from shots
+        (a backend or sampler run), the number of shots behind the sifted part of that table.
+        Two-stage sampling adds the table's variance ``e(1-e)/table_samples`` to the rounds'
+        ``e(1-e)/sifted``, so the interval is computed at the effective sample size
+        ``n_eff = 1 / (1/sifted + 1/table_samples)``: resampling a million rounds from a few
+        thousand shots cannot make the QBER more certain than the shots allow.
+
+    Examples
+    --------
+    >>> exact = estimate_qber(500, 100_000)
+    >>> shots = estimate_qber(500, 100_000, table_samples=4_000)
+    >>> shots.high - shots.low > 5 * (exact.high - exact.low)
+    True
+    """
     low, high = binomial_interval(errors, sifted, confidence=confidence, method=method)
     qber = errors / sifted if sifted else math.nan
+    effective = None
+    if table_samples is not None and sifted:
+        if not table_samples > 0:
+            raise ValueError(f"table_samples={table_samples!r} must be > 0")
+        effective = 1.0 / (1.0 / sifted + 1.0 / float(table_samples))
+        low, high = _binomial_bounds(qber * effective, effective, confidence, method)
     return QBEREstimate(
         basis=basis,
         errors=int(errors),
@@ -143,6 +183,7 @@ def estimate_qber(
         high=high,
         confidence=confidence,
         method=method,
+        effective_sifted=effective,
     )
 
 

@@ -59,6 +59,7 @@ from qkdcircuits._validation import (
     check_choice,
     check_positive_int,
     check_real,
+    derive_int_seed,
 )
 from qkdcircuits.execution import describe_target, outcome_distributions
 from qkdcircuits.ghz_sharing import _noise_per_party, ghz_state
@@ -548,12 +549,14 @@ def _options(
     noise_model: Any,
     optimization_level: int,
 ) -> _RunOptions:
+    rng = as_generator(seed)
     return _RunOptions(
         shots=check_positive_int(shots, "shots"),
         confidence=_check_confidence(confidence),
         threshold=check_real(threshold, "threshold"),
-        rng=as_generator(seed),
-        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        rng=rng,
+        # a Generator seed still fixes transpilation and simulator shots
+        seed=derive_int_seed(seed, rng),
         backend=backend,
         sampler=sampler,
         noise_model=noise_model,
