@@ -45,6 +45,26 @@ def _table_qber(table: np.ndarray, variant: str) -> tuple[float, float]:
     return qbers[0], qbers[1]
 
 
+def _setting_circuits(variant, alice, bob, *, explicit_channels):
+    """The 16 MDI setting circuits in the engine's table order."""
+    return [
+        mdi_bsm_circuit(
+            alice_basis=ab,
+            alice_bit=ax,
+            bob_basis=bb,
+            bob_bit=bx,
+            variant=variant,
+            alice_channel=alice,
+            bob_channel=bob,
+            explicit_channels=explicit_channels,
+        )
+        for ab in "ZX"
+        for ax in (0, 1)
+        for bb in "ZX"
+        for bx in (0, 1)
+    ]
+
+
 def expected_mdi_qber(alice: ArmNoise, bob: ArmNoise) -> float:
     """Closed form: an error is an odd number of arm flips, eps_A + eps_B - 2 eps_A eps_B.
 
@@ -106,22 +126,7 @@ def test_depolarising_mixture_equals_explicit_channel_circuits(variant):
     """The engine's exact mixing identity equals Aer's density-matrix run of the channel."""
     alice = ArmNoise(depolarizing_prob=0.13, misalignment_rad=0.21)
     bob = ArmNoise(depolarizing_prob=0.07, misalignment_rad=0.05)
-    circuits = [
-        mdi_bsm_circuit(
-            alice_basis=ab,
-            alice_bit=ax,
-            bob_basis=bb,
-            bob_bit=bx,
-            variant=variant,
-            alice_channel=alice,
-            bob_channel=bob,
-            explicit_channels=True,
-        )
-        for ab in "ZX"
-        for ax in (0, 1)
-        for bb in "ZX"
-        for bx in (0, 1)
-    ]
+    circuits = _setting_circuits(variant, alice, bob, explicit_channels=True)
     explicit = np.stack([d.probabilities for d in outcome_distributions(circuits)])
     mixed = mdi_outcome_table(variant=variant, noise=(alice, bob)).reshape(16, 4)
     np.testing.assert_allclose(mixed, explicit, atol=1e-12)
@@ -182,22 +187,7 @@ def test_exact_path_agrees_with_shot_based_sampler(variant):
 
     noise = ArmNoise(depolarizing_prob=0.0, misalignment_rad=0.25)
     exact = mdi_outcome_table(variant=variant, noise=noise).reshape(16, 4)
-    circuits = [
-        mdi_bsm_circuit(
-            alice_basis=ab,
-            alice_bit=ax,
-            bob_basis=bb,
-            bob_bit=bx,
-            variant=variant,
-            alice_channel=noise,
-            bob_channel=noise,
-            explicit_channels=False,
-        )
-        for ab in "ZX"
-        for ax in (0, 1)
-        for bb in "ZX"
-        for bx in (0, 1)
-    ]
+    circuits = _setting_circuits(variant, noise, noise, explicit_channels=False)
     sampled = outcome_distributions(circuits, sampler=SamplerV2(seed=11), shots=20_000)
     pvalues = [_chi_square_pvalue(d.counts, p) for d, p in zip(sampled, exact, strict=True)]
     # Bonferroni over the 16 settings.
