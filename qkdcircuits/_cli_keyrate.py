@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from qkdcircuits.cli import finite_float
+
 __all__ = ["register"]
 
 _PROTOCOL_CHOICES = ("bb84-decoy", "mdi", "both")
@@ -46,19 +48,9 @@ _MAX_SWEEP_POINTS = 100_000
 _TABLE_ROWS = 21
 
 
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not finite")
-    return value
-
-
 def _count(text: str) -> int:
     """Integer that may be written as 1e12."""
-    value = _float(text)
+    value = finite_float(text)
     if value != int(value) or value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
     return int(value)
@@ -435,7 +427,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="protocol; 'both' evaluates both (one figure with --plot)",
     )
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--distance-km", type=_float, metavar="D", help="Alice-Bob distance in km")
+    where.add_argument(
+        "--distance-km", type=finite_float, metavar="D", help="Alice-Bob distance in km"
+    )
     where.add_argument(
         "--sweep",
         metavar="START:STOP:STEP",
@@ -453,7 +447,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--relay-fraction",
-        type=_float,
+        type=finite_float,
         default=0.5,
         metavar="F",
         help="MDI-QKD: Charlie's position as a fraction of the distance from Alice (0.5)",

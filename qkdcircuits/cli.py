@@ -22,31 +22,35 @@ __all__ = ["main", "register"]
 ENTRY_POINT_GROUP = "abft_qkd.cli"
 
 
-def _float(text: str) -> float:
+def finite_float(text: str) -> float:
+    """``argparse`` type for a finite real number (shared by every subcommand)."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not finite")
+    return value
 
 
 def _add_common_qubit_options(parser: argparse.ArgumentParser, default_rounds: int) -> None:
     parser.add_argument("--rounds", type=int, default=default_rounds, help="protocol rounds")
     parser.add_argument(
         "--depolarizing",
-        type=_float,
+        type=finite_float,
         default=0.0,
         metavar="P",
         help="depolarising probability p on each arm (rho -> (1-p) rho + p I/2)",
     )
     parser.add_argument(
         "--misalignment-rad",
-        type=_float,
+        type=finite_float,
         default=0.0,
         metavar="THETA",
         help="polarisation misalignment angle per arm in radians (error sin^2 theta)",
     )
     parser.add_argument(
-        "--z-basis-prob", type=_float, default=0.5, help="probability of choosing the Z basis"
+        "--z-basis-prob", type=finite_float, default=0.5, help="probability of choosing the Z basis"
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed (reproducible runs)")
     parser.add_argument(

@@ -31,7 +31,6 @@ backend or sampler object.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -549,8 +548,3 @@ def _sampled(
             )
         )
     return distributions
-
-
-def _all_settings(*choices: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Cartesian product of setting choices, first choice varying slowest."""
-    return list(itertools.product(*choices))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 
@@ -37,13 +35,6 @@ def check_pair(alice_bits: np.ndarray, bob_bits: np.ndarray) -> tuple[np.ndarray
     if alice.size != bob.size:
         raise ValueError(f"alice_bits and bob_bits differ in length: {alice.size} vs {bob.size}")
     return alice, bob
-
-
-def binary_entropy(p: float) -> float:
-    """Binary entropy ``H2(p) = -p log2 p - (1 - p) log2 (1 - p)`` in bits (0 at 0 and 1)."""
-    if p <= 0.0 or p >= 1.0:
-        return 0.0
-    return -p * math.log2(p) - (1.0 - p) * math.log2(1.0 - p)
 
 
 def random_bits(rng: np.random.Generator, n: int) -> np.ndarray:

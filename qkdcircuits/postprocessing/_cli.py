@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from qkdcircuits.cli import finite_float
 from qkdcircuits.postprocessing.cascade import CASCADE_PRESETS
 from qkdcircuits.postprocessing.distill import DistillConfig, distill_rounds
 
@@ -19,13 +20,6 @@ __all__ = ["add_arguments", "rows", "run"]
 
 # distillation randomness is derived from --seed but independent of the round sampling
 _SEED_DOMAIN = 0x4449_5354  # "DIST"
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,21 +40,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--pa-epsilon",
-        type=_float,
+        type=finite_float,
         default=defaults.pa_epsilon,
         metavar="EPS",
         help="privacy-amplification security parameter (leftover hash lemma)",
     )
     group.add_argument(
         "--abort-qber",
-        type=_float,
+        type=finite_float,
         default=defaults.abort_qber,
         metavar="Q",
         help="abort when the sampled QBER exceeds this",
     )
     group.add_argument(
         "--sample-fraction",
-        type=_float,
+        type=finite_float,
         default=defaults.sample_fraction,
         metavar="F",
         help="fraction of the sifted key disclosed to estimate the QBER",

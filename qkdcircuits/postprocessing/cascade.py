@@ -43,7 +43,8 @@ from qkdcircuits._validation import (
     check_positive_int,
     check_probability,
 )
-from qkdcircuits.postprocessing._bits import binary_entropy, check_pair
+from qkdcircuits.keyrate import binary_entropy
+from qkdcircuits.postprocessing._bits import check_pair
 
 __all__ = [
     "CASCADE_BICONF",

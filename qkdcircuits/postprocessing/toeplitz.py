@@ -38,7 +38,8 @@ from qkdcircuits._validation import (
     check_positive_int,
     check_probability,
 )
-from qkdcircuits.postprocessing._bits import binary_entropy, check_bits, random_bits
+from qkdcircuits.keyrate import binary_entropy
+from qkdcircuits.postprocessing._bits import check_bits, random_bits
 
 __all__ = [
     "leftover_hash_length",

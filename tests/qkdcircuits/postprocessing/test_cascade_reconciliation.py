@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
+from qkdcircuits.keyrate import binary_entropy
 from qkdcircuits.postprocessing import (
     CASCADE_BICONF,
     CASCADE_ORIGINAL,
     CascadeConfig,
     cascade_reconcile,
 )
-from qkdcircuits.postprocessing._bits import binary_entropy
 from tests.conftest import Z_SCORE, binomial_tolerance
 
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qkdcircuits.keyrate import binary_entropy
 from qkdcircuits.postprocessing import (
     leftover_hash_length,
     privacy_amplification,
@@ -18,7 +19,6 @@ from qkdcircuits.postprocessing import (
     toeplitz_hash_naive,
     toeplitz_matrix,
 )
-from qkdcircuits.postprocessing._bits import binary_entropy
 from tests.conftest import Z_SCORE
 
 
