@@ -4,10 +4,10 @@ Run ``python benchmarks/bench_keyrate.py``. Two measurements, each against a bas
 the same process:
 
 1. a 500-point optimised MDI-QKD curve (0-300 km, Xu et al. 2013 parameters): the vectorised
-   golden-section optimiser of :func:`qkdcircuits.keyrate.key_rate_curve` against a loop of
-   per-distance ``scipy`` optimisations (:func:`qkdcircuits.keyrate.optimize_intensities`);
+   golden-section optimiser of :func:`qkdcircuits.links.curves.key_rate_curve` against a loop of
+   per-distance ``scipy`` optimisations (:func:`qkdcircuits.links.optimize.optimize_intensities`);
 2. Monte Carlo pulses per second: the exact aggregated sampler of
-   :mod:`qkdcircuits.montecarlo` (its cost grows only with the number of non-empty cells, so
+   :mod:`qkdcircuits.links.montecarlo` (its cost grows only with the number of non-empty cells, so
    the throughput grows with the number of pulses; the table shows 1e6 to 1e15) against a
    straightforward per-pulse vectorised numpy simulation of the same decoy-BB84 link.
 
@@ -23,9 +23,15 @@ import time
 
 import numpy as np
 
-from qkdcircuits.keyrate import evaluate_link, key_rate_curve, optimize_intensities
-from qkdcircuits.montecarlo import qubit_outcome_table, sample_link_counts
-from qkdcircuits.params import BB84DecoyParams, MDIParams
+from qkdcircuits import (
+    BB84DecoyParams,
+    MDIParams,
+    evaluate_link,
+    key_rate_curve,
+    optimize_intensities,
+    qubit_outcome_table,
+    sample_link_counts,
+)
 
 
 def best_of(function, repeats: int) -> float:

@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from qkdcircuits import binary_entropy
 from qkdcircuits.postprocessing import (
     CASCADE_BICONF,
     CASCADE_ORIGINAL,
@@ -32,7 +33,6 @@ from qkdcircuits.postprocessing import (
     toeplitz_hash,
     toeplitz_matrix,
 )
-from qkdcircuits.postprocessing._bits import binary_entropy
 
 QBER = 0.02
 

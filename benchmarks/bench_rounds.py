@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     simulate_mdi(rounds=1000, noise=noise, seed=0)  # warm-up: Aer start-up, table cache
     engine_s = best_of(args.repeats, lambda: simulate_mdi(rounds=n, noise=noise, seed=1))
     cold_start = time.perf_counter()
-    from qkdcircuits.engine import _cached_mdi_table
+    from qkdcircuits.engine.rounds import _cached_mdi_table
 
     _cached_mdi_table.cache_clear()
     simulate_mdi(rounds=n, noise=noise, seed=1)

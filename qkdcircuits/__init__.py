@@ -1,13 +1,26 @@
 """Quantum layer of abft-qkd: QKD circuits, channel noise, the round engine and analysis.
 
-Circuits are builder functions returning Qiskit ``QuantumCircuit`` objects with named registers.
-:func:`simulate_mdi` and :func:`simulate_bb84` run each distinct setting circuit once (exactly on
-Aer by default, or on any ``BackendV2``/``SamplerV2``) and sample protocol rounds with numpy.
-Photon-level link physics (decoy states, key rates, Monte Carlo) produces a :class:`LinkReport`,
-the value object the network layer consumes; post-processing lives in :mod:`.postprocessing`.
+The package is organised along its real seams, behind one flat namespace (every public name is
+importable as ``from qkdcircuits import name``):
 
-Names are imported lazily on first use (PEP 562), so ``from qkdcircuits import LinkReport`` does
-not import Qiskit; only the circuit and execution modules do.
+================  ==============================================================  ==========
+subpackage        what it holds                                                   Qiskit
+================  ==============================================================  ==========
+``circuits``      builders returning ``QuantumCircuit``: BB84, MDI-QKD BSM, GHZ,   yes
+                  the five-qubit code, measurement settings, attacks
+``execution``     running circuits once each on Aer / BackendV2 / SamplerV2        yes
+``engine``        sampling N protocol rounds from those distributions (MDI, BB84,  at run time
+                  HBB99, attacks, verification shots)
+``analysis``      statistics, attack closed forms, sharing rules, verification     no
+                  bounds: counts in, numbers out
+``links``         photon-level link physics: parameters, decoy bounds, key rates,  no
+                  optimisation, :class:`LinkReport` (the network layer's contract)
+``postprocessing``  estimation, Cascade, Toeplitz, Wegman-Carter, Shamir, distill  no
+``cli``           the ``abft-qkd`` subcommands of this layer                       lazily
+================  ==============================================================  ==========
+
+Names are imported lazily on first use (PEP 562), so ``from qkdcircuits import LinkReport``
+does not import Qiskit: only the circuit, execution and engine modules do.
 
 Examples
 --------
@@ -24,23 +37,9 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# Public name -> module (relative to this package) that defines it. A name equal to its module
-# is that subpackage itself.
+# Public name -> module (relative to this package) that defines it.
 _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
-    "adversary": (
-        "AttackRounds",
-        "corrupted_ghz_state",
-        "corrupted_source_qber",
-        "dishonest_relay_circuit",
-        "dishonest_relay_qber",
-        "intercept_resend_circuit",
-        "intercept_resend_qber",
-        "simulate_corrupted_source",
-        "simulate_dishonest_relay",
-        "simulate_intercept_resend",
-        "verify_corrupted_source",
-    ),
-    "bb84": (
+    "circuits.bb84": (
         "BASES",
         "BASIS_CODES",
         "bb84_circuit",
@@ -48,7 +47,101 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "bb84_state_preparation",
         "prepare_bb84_state",
     ),
-    "decoy": (
+    "circuits.mdi": (
+        "BellOutcome",
+        "bob_flip",
+        "BSM_VARIANTS",
+        "heralded_outcomes",
+        "mdi_bsm_circuit",
+    ),
+    "circuits.ghz": (
+        "ghz_state",
+        "hbb_circuit",
+    ),
+    "circuits.five_qubit": (
+        "five_qubit_encoder",
+        "logical_operators_on",
+        "share_reconstruction_circuit",
+    ),
+    "circuits.measurement": ("pauli_measurement_circuit",),
+    "circuits.attacks": (
+        "corrupted_ghz_state",
+        "dishonest_relay_circuit",
+        "intercept_resend_circuit",
+    ),
+    "noise": (
+        "arm_error_probability",
+        "ArmNoise",
+        "combined_flip_probability",
+        "NOISELESS",
+    ),
+    "execution": (
+        "DEFAULT_SHOTS",
+        "describe_target",
+        "outcome_distributions",
+        "OutcomeDistribution",
+        "runtime_sampler",
+    ),
+    "engine.rounds": (
+        "bb84_outcome_table",
+        "BB84Rounds",
+        "mdi_outcome_table",
+        "MDIRounds",
+        "simulate_bb84",
+        "simulate_mdi",
+    ),
+    "engine.hbb": (
+        "hbb_outcome_table",
+        "HBBRounds",
+        "simulate_hbb",
+    ),
+    "engine.verification": (
+        "verify_bell_pair",
+        "verify_chsh",
+        "verify_encoded_state",
+        "verify_ghz",
+    ),
+    "engine.attacks": (
+        "AttackRounds",
+        "simulate_corrupted_source",
+        "simulate_dishonest_relay",
+        "simulate_intercept_resend",
+        "verify_corrupted_source",
+    ),
+    "analysis.statistics": (
+        "binomial_interval",
+        "estimate_qber",
+        "QBEREstimate",
+        "sift_mask",
+    ),
+    "analysis.attacks": (
+        "corrupted_source_qber",
+        "dishonest_relay_qber",
+        "intercept_resend_qber",
+    ),
+    "analysis.sharing": (
+        "coalition_information",
+        "hbb_depolarized_qber",
+        "hbb_qber_from_table",
+        "ThresholdScheme",
+    ),
+    "analysis.verification": (
+        "chsh_from_counts",
+        "fidelity_bound_from_counts",
+        "VerificationResult",
+    ),
+    "links.params": (
+        "BB84DecoyParams",
+        "default_params",
+        "Detector",
+        "FiberChannel",
+        "MDIParams",
+        "params_from_dict",
+        "PROTOCOLS",
+        "WeakCoherentSource",
+        "with_overrides",
+    ),
+    "links.decoy": (
         "bb84_error_gain",
         "bb84_gain",
         "bb84_single_photon",
@@ -62,110 +155,44 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "MDIGains",
         "SinglePhotonBounds",
     ),
-    "engine": (
-        "bb84_outcome_table",
-        "BB84Rounds",
-        "mdi_outcome_table",
-        "MDIRounds",
-        "simulate_bb84",
-        "simulate_mdi",
-    ),
-    "execution": (
-        "DEFAULT_SHOTS",
-        "describe_target",
-        "outcome_distributions",
-        "OutcomeDistribution",
-        "runtime_sampler",
-    ),
-    "ghz_sharing": (
-        "coalition_information",
-        "ghz_state",
-        "hbb_circuit",
-        "hbb_depolarized_qber",
-        "hbb_outcome_table",
-        "hbb_qber_from_table",
-        "HBBRounds",
-        "simulate_hbb",
-    ),
-    "keyrate": (
+    "links.rates": (
         "binary_entropy",
-        "DECOY_METHODS",
-        "evaluate_link",
         "gllp_key_rate",
-        "key_rate",
-        "key_rate_curve",
-        "KeyRateCurve",
-        "LinkEvaluation",
-        "max_distance",
         "mdi_key_rate",
-        "OptimalIntensities",
-        "optimize_intensities",
         "shor_preskill_rate",
     ),
-    "mdi": (
-        "BellOutcome",
-        "bob_flip",
-        "BSM_VARIANTS",
-        "heralded_outcomes",
-        "mdi_bsm_circuit",
+    "links.evaluation": (
+        "DECOY_METHODS",
+        "evaluate_link",
+        "key_rate",
+        "LinkEvaluation",
     ),
-    "montecarlo": (
+    "links.optimize": (
+        "OptimalIntensities",
+        "optimize_intensities",
+    ),
+    "links.curves": (
+        "key_rate_curve",
+        "KeyRateCurve",
+        "max_distance",
+    ),
+    "links.report": (
+        "link_report",
+        "LinkReport",
+        "report_cache_key",
+    ),
+    "links.montecarlo": (
         "analyse_counts",
         "qubit_outcome_table",
         "sample_link_counts",
         "simulate_link",
     ),
-    "noise": (
-        "arm_error_probability",
-        "ArmNoise",
-        "combined_flip_probability",
-        "NOISELESS",
-    ),
-    "params": (
-        "BB84DecoyParams",
-        "default_params",
-        "Detector",
-        "FiberChannel",
-        "MDIParams",
-        "params_from_dict",
-        "PROTOCOLS",
-        "WeakCoherentSource",
-        "with_overrides",
-    ),
-    "postprocessing": (
+    "postprocessing.authentication": ("KeyPool",),
+    "postprocessing.distill": (
         "distill_key",
         "distill_rounds",
         "DistillConfig",
         "DistillResult",
-        "KeyPool",
-        "postprocessing",
-    ),
-    "report": (
-        "link_report",
-        "LinkReport",
-        "report_cache_key",
-    ),
-    "sifting": (
-        "binomial_interval",
-        "estimate_qber",
-        "QBEREstimate",
-        "sift_mask",
-    ),
-    "threshold_sharing": (
-        "five_qubit_encoder",
-        "logical_operators_on",
-        "share_reconstruction_circuit",
-        "ThresholdScheme",
-    ),
-    "verification": (
-        "chsh_from_counts",
-        "fidelity_bound_from_counts",
-        "pauli_measurement_circuit",
-        "VerificationResult",
-        "verify_bell_pair",
-        "verify_chsh",
-        "verify_encoded_state",
-        "verify_ghz",
     ),
 }
 
@@ -173,15 +200,18 @@ _EXPORTS: dict[str, str] = {
     name: module for module, names in _EXPORTS_BY_MODULE.items() for name in names
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+_SUBPACKAGES = ("analysis", "circuits", "engine", "links", "postprocessing")
+
+__all__ = sorted([*_EXPORTS, *_SUBPACKAGES, "__version__"])
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"qkdcircuits.{name}")
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'qkdcircuits' has no attribute {name!r}")
-    module = importlib.import_module(f"qkdcircuits.{module_name}")
-    value = module if module_name == name else getattr(module, name)
+    value = getattr(importlib.import_module(f"qkdcircuits.{module_name}"), name)
     globals()[name] = value  # cache: later lookups skip __getattr__
     return value
 

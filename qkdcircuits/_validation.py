@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -65,6 +66,15 @@ def derive_int_seed(seed: SeedLike, rng: np.random.Generator) -> int:
     return fixed if fixed is not None else int(rng.integers(0, 2**31 - 1))
 
 
+def as_float_or_array(value: Any) -> Any:
+    """``value`` as a Python float when it is 0-dimensional, else as a float ``numpy`` array.
+
+    The closed forms broadcast over arrays; this keeps scalar calls returning scalars.
+    """
+    array = np.asarray(value, dtype=float)
+    return float(array) if array.ndim == 0 else array
+
+
 def check_probability(value: float, name: str) -> float:
     """Return ``value`` as a float after checking it is a real number in [0, 1]."""
     value = check_real(value, name)
@@ -115,3 +125,23 @@ def check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name}={value!r} must be one of {', '.join(map(repr, choices))}")
     return value
+
+
+BASES: tuple[str, str] = ("Z", "X")
+"""The two BB84 bases, in the order of their array codes."""
+
+
+BASIS_CODES: dict[str, int] = {"Z": 0, "X": 1}
+"""Array code of each basis."""
+
+
+def check_basis(basis: str, name: str = "basis") -> str:
+    """Return ``basis`` if it is ``"Z"`` or ``"X"``, else raise ``ValueError`` naming ``name``."""
+    return check_choice(basis, name, BASES)
+
+
+def check_bit(bit: int, name: str = "bit") -> int:
+    """Return ``bit`` as an int if it is 0 or 1, else raise ``ValueError`` naming ``name``."""
+    if isinstance(bit, bool) or bit not in (0, 1):
+        raise ValueError(f"{name}={bit!r} must be 0 or 1")
+    return int(bit)

@@ -28,10 +28,13 @@ the preparation error: the mixture is then exact up to terms of order
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from qiskit import QuantumCircuit
-from qiskit.circuit import Qubit
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+    from qiskit.circuit import Qubit
 
 from qkdcircuits._validation import check_probability, check_real
 
@@ -122,3 +125,34 @@ def combined_flip_probability(eps_a: float, eps_b: float) -> float:
     eps_a = check_probability(eps_a, "eps_a")
     eps_b = check_probability(eps_b, "eps_b")
     return eps_a + eps_b - 2.0 * eps_a * eps_b
+
+
+def check_arm(noise: ArmNoise, name: str) -> ArmNoise:
+    if not isinstance(noise, ArmNoise):
+        raise TypeError(f"{name}={noise!r} must be an ArmNoise")
+    return noise
+
+
+def split_arm_noise(noise: ArmNoise | tuple[ArmNoise, ArmNoise]) -> tuple[ArmNoise, ArmNoise]:
+    if isinstance(noise, tuple):
+        if len(noise) != 2:
+            raise ValueError(f"noise={noise!r} must be one ArmNoise or a pair (alice, bob)")
+        return check_arm(noise[0], "noise[0]"), check_arm(noise[1], "noise[1]")
+    noise = check_arm(noise, "noise")
+    return noise, noise
+
+
+def noise_per_party(
+    noise: ArmNoise | Sequence[ArmNoise], n_parties: int, name: str = "noise"
+) -> tuple[ArmNoise, ...]:
+    if isinstance(noise, ArmNoise):
+        return (noise,) * n_parties
+    if isinstance(noise, (str, bytes)) or not isinstance(noise, Sequence):
+        raise TypeError(f"{name}={noise!r} must be an ArmNoise or a sequence of them")
+    arms = tuple(noise)
+    if len(arms) != n_parties:
+        raise ValueError(f"{name} has {len(arms)} entries, expected one per party ({n_parties})")
+    for index, arm in enumerate(arms):
+        if not isinstance(arm, ArmNoise):
+            raise TypeError(f"{name}[{index}]={arm!r} must be an ArmNoise")
+    return arms

@@ -64,6 +64,6 @@ def test_lazy_exports_resolve_and_unknown_names_fail():
 
     import qkdcircuits
 
-    assert qkdcircuits.simulate_mdi is qkdcircuits.engine.simulate_mdi
+    assert qkdcircuits.simulate_mdi is qkdcircuits.engine.rounds.simulate_mdi
     with pytest.raises(AttributeError, match="no_such_name"):
         qkdcircuits.no_such_name  # noqa: B018

@@ -43,6 +43,7 @@ from qkdcircuits.postprocessing.distill import (
     distill_key,
     distill_rounds,
 )
+from qkdcircuits.postprocessing.error_verification import ErrorVerificationResult, verify_keys
 from qkdcircuits.postprocessing.estimation import QBERSample, sample_qber, upper_confidence_bound
 from qkdcircuits.postprocessing.shamir import (
     DEFAULT_PRIME,
@@ -61,7 +62,6 @@ from qkdcircuits.postprocessing.toeplitz import (
     toeplitz_hash_naive,
     toeplitz_matrix,
 )
-from qkdcircuits.postprocessing.verification import VerificationResult, verify_keys
 
 __all__ = [
     "BOOTSTRAP_KEY_BITS",
@@ -76,13 +76,13 @@ __all__ = [
     "DistillAccounting",
     "DistillConfig",
     "DistillResult",
+    "ErrorVerificationResult",
     "InsufficientKeyError",
     "KeyPool",
     "KeySegment",
     "KeyShare",
     "QBERSample",
     "Share",
-    "VerificationResult",
     "WegmanCarterAuthenticator",
     "cascade_reconcile",
     "combine_key",

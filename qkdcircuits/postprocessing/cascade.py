@@ -43,7 +43,7 @@ from qkdcircuits._validation import (
     check_positive_int,
     check_probability,
 )
-from qkdcircuits.keyrate import binary_entropy
+from qkdcircuits.links.rates import binary_entropy
 from qkdcircuits.postprocessing._bits import check_pair
 
 __all__ = [

@@ -38,6 +38,7 @@ from qkdcircuits._validation import (
     check_positive_int,
     check_probability,
 )
+from qkdcircuits.analysis.statistics import INTERVAL_METHODS
 from qkdcircuits.postprocessing._bits import bits_to_bytes, check_pair, random_bits
 from qkdcircuits.postprocessing.authentication import (
     InsufficientKeyError,
@@ -50,10 +51,9 @@ from qkdcircuits.postprocessing.cascade import (
     CascadeResult,
     cascade_reconcile,
 )
+from qkdcircuits.postprocessing.error_verification import ErrorVerificationResult, verify_keys
 from qkdcircuits.postprocessing.estimation import QBERSample, sample_qber
 from qkdcircuits.postprocessing.toeplitz import privacy_amplification, secret_key_length
-from qkdcircuits.postprocessing.verification import VerificationResult, verify_keys
-from qkdcircuits.sifting import INTERVAL_METHODS
 
 __all__ = [
     "BOOTSTRAP_KEY_BITS",
@@ -177,7 +177,7 @@ class DistillResult:
         The parameter-estimation step.
     reconciliation : CascadeResult or None
         The error-correction step (``None`` if the run aborted before it).
-    verification : VerificationResult or None
+    verification : ErrorVerificationResult or None
         The error-verification step.
     config : DistillConfig
         The configuration used.
@@ -188,7 +188,7 @@ class DistillResult:
     accounting: DistillAccounting
     estimate: QBERSample = field(repr=False)
     reconciliation: CascadeResult | None = field(repr=False)
-    verification: VerificationResult | None = field(repr=False)
+    verification: ErrorVerificationResult | None = field(repr=False)
     config: DistillConfig = field(repr=False)
 
     def __post_init__(self) -> None:
@@ -360,7 +360,7 @@ def _distill(
         *,
         reason: str | None,
         reconciliation: CascadeResult | None = None,
-        verification: VerificationResult | None = None,
+        verification: ErrorVerificationResult | None = None,
         keys: tuple[np.ndarray, np.ndarray] = (empty, empty),
         removed: int = 0,
         auth_bits: int = 0,
@@ -474,8 +474,8 @@ def distill_rounds(
     auth_pools: tuple[KeyPool, KeyPool] | None = None,
     seed: SeedLike = None,
 ) -> DistillResult:
-    """Distil keys from a round-engine result (:class:`~qkdcircuits.engine.MDIRounds` or
-    :class:`~qkdcircuits.engine.BB84Rounds`).
+    """Distil keys from a round-engine result (:class:`~qkdcircuits.engine.rounds.MDIRounds` or
+    :class:`~qkdcircuits.engine.rounds.BB84Rounds`).
 
     The key is the sifted Z-basis string ``result.sifted_key("Z")``. With ``use_x_phase_error``
     the phase-error rate for privacy amplification is the upper end of the X-basis QBER interval

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qkdcircuits._validation import SeedLike, as_generator, check_probability
+from qkdcircuits.analysis.statistics import INTERVAL_METHODS, binomial_interval
 from qkdcircuits.postprocessing._bits import check_pair
-from qkdcircuits.sifting import INTERVAL_METHODS, binomial_interval
 
 __all__ = ["QBERSample", "sample_qber", "upper_confidence_bound"]
 

@@ -38,7 +38,7 @@ from qkdcircuits._validation import (
     check_positive_int,
     check_probability,
 )
-from qkdcircuits.keyrate import binary_entropy
+from qkdcircuits.links.rates import binary_entropy
 from qkdcircuits.postprocessing._bits import check_bits, random_bits
 
 __all__ = [

@@ -11,15 +11,15 @@ from qiskit.primitives import StatevectorSampler
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, depolarizing_error
 
-from qkdcircuits.execution import (
+from qkdcircuits import (
     DEFAULT_SHOTS,
     OutcomeDistribution,
     describe_target,
+    hbb_circuit,
     outcome_distributions,
     runtime_sampler,
 )
-from qkdcircuits.ghz_sharing import hbb_circuit
-from tests.conftest import Z_SCORE
+from tests.helpers import Z_SCORE
 
 
 def _fake(name: str = "FakeManilaV2"):
@@ -143,7 +143,7 @@ def test_statevector_sampler_and_channel_rejection():
     # XXX: even parity only, each of the four even outcomes 1/4.
     parity = np.array([bin(k).count("1") % 2 for k in range(8)])
     assert_consistent(sampled, np.where(parity == 0, 0.25, 0.0))
-    from qkdcircuits.noise import ArmNoise
+    from qkdcircuits import ArmNoise
 
     with_channel = hbb_circuit(bases="XXX", noise=ArmNoise(depolarizing_prob=0.1))
     with pytest.raises(ValueError, match="Aer-only channel"):

@@ -8,8 +8,12 @@ import numpy as np
 import pytest
 from qiskit.quantum_info import DensityMatrix
 
-from qkdcircuits import ArmNoise, arm_error_probability, bb84_state_preparation
-from qkdcircuits.noise import combined_flip_probability
+from qkdcircuits import (
+    ArmNoise,
+    arm_error_probability,
+    bb84_state_preparation,
+    combined_flip_probability,
+)
 
 
 @pytest.mark.parametrize("p", [-0.1, 1.01, math.nan, math.inf])

@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from qkdcircuits.keyrate import binary_entropy
+from qkdcircuits import binary_entropy
 from qkdcircuits.postprocessing import (
     CASCADE_BICONF,
     CASCADE_ORIGINAL,
     CascadeConfig,
     cascade_reconcile,
 )
-from tests.conftest import Z_SCORE, binomial_tolerance
+from tests.helpers import Z_SCORE, binomial_tolerance
 
 
 def _keys(n: int, qber: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ from qkdcircuits.postprocessing import (
     distill_rounds,
     secret_key_length,
 )
-from tests.conftest import binomial_tolerance
+from tests.helpers import binomial_tolerance
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qkdcircuits.postprocessing import verify_keys
-from tests.conftest import binomial_tolerance
+from tests.helpers import binomial_tolerance
 
 
 def test_equal_keys_pass_and_tag_is_leaked():

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from qkdcircuits.postprocessing import sample_qber, upper_confidence_bound
-from tests.conftest import binomial_tolerance
+from tests.helpers import binomial_tolerance
 
 
 def _keys(n, qber, seed):

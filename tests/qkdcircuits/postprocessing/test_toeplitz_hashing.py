@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qkdcircuits.keyrate import binary_entropy
+from qkdcircuits import binary_entropy
 from qkdcircuits.postprocessing import (
     leftover_hash_length,
     privacy_amplification,
@@ -19,7 +19,7 @@ from qkdcircuits.postprocessing import (
     toeplitz_hash_naive,
     toeplitz_matrix,
 )
-from tests.conftest import Z_SCORE
+from tests.helpers import Z_SCORE
 
 
 def _bits(rng: np.random.Generator, n: int) -> np.ndarray:

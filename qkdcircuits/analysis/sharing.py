@@ -1,0 +1,298 @@
+"""Who learns what in quantum secret sharing (no Qiskit).
+
+**HBB99** (M. Hillery, V. Buzek, A. Berthiaume, PRA 59, 1829 (1999)). Every party measures its
+GHZ qubit in X or Y. With ``k`` parties measuring Y, GHZ is an eigenstate of ``X^(n-k) Y^k`` iff
+``k`` is even, with eigenvalue ``(-1)^(k/2)``: such rounds are kept and the XOR of all bits is
+``(k/2) mod 2`` (three parties: XXX gives ``a = b XOR c``; XYY, YXY, YYX give
+``a = b XOR c XOR 1``); rounds with odd ``k`` are discarded. :func:`hbb_qber_from_table` and
+:func:`hbb_depolarized_qber` give the dealer-vs-players QBER, :func:`coalition_information` the
+exact information a coalition of players holds about the dealer's bit.
+
+**Threshold sharing** (R. Cleve, D. Gottesman, H.-K. Lo, PRL 83, 648 (1999)). A ((k, n))
+quantum threshold scheme exists iff ``n < 2k``; :class:`ThresholdScheme` answers which node sets
+can reconstruct, and builds the ((3, 5)) circuits of :mod:`qkdcircuits.circuits.five_qubit`
+(importing Qiskit only then).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qkdcircuits._validation import check_positive_int
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+
+__all__ = [
+    "MAX_PARTIES",
+    "ThresholdScheme",
+    "coalition_information",
+    "hbb_depolarized_qber",
+    "hbb_qber_from_table",
+]
+
+
+MAX_PARTIES = 12
+"""Largest number of parties (the engine holds a ``2**n x 2**n`` table)."""
+
+
+def check_parties(n_parties: int, name: str = "n_parties") -> int:
+    n_parties = check_positive_int(n_parties, name)
+    if not 2 <= n_parties <= MAX_PARTIES:
+        raise ValueError(f"{name}={n_parties!r} not in 2..{MAX_PARTIES}")
+    return n_parties
+
+
+def popcount_table(n_bits: int) -> np.ndarray:
+    values = np.arange(1 << n_bits)
+    counts = np.zeros(values.size, dtype=np.int64)
+    for i in range(n_bits):
+        counts += (values >> i) & 1
+    return counts
+
+
+def kept_and_offset(n_parties: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per setting: kept (even number of Y) and the parity offset ``(k/2) mod 2``."""
+    y_count = popcount_table(n_parties)
+    return y_count % 2 == 0, (y_count // 2) % 2
+
+
+def error_lut(n_parties: int) -> np.ndarray:
+    """``error[s, o]``: in kept setting ``s`` the players' reconstruction of outcome ``o`` fails."""
+    _, offset = kept_and_offset(n_parties)
+    parity = popcount_table(n_parties) % 2
+    return (parity[None, :] ^ offset[:, None]).astype(bool)
+
+
+def hbb_qber_from_table(table: np.ndarray) -> float:
+    """Exact QBER (dealer bit vs players' reconstruction) over kept settings of a table.
+
+    Settings are chosen uniformly, so the kept settings are equally likely.
+    """
+    table = np.asarray(table, dtype=float)
+    n_parties = round(math.log2(table.shape[0]))
+    kept, _ = kept_and_offset(n_parties)
+    errors = (table * error_lut(n_parties)).sum(axis=1)
+    return float(errors[kept].mean())
+
+
+def hbb_depolarized_qber(depolarizing_probs: float | Sequence[float], n_parties: int = 3) -> float:
+    """Closed-form HBB QBER when each party's arm depolarises with probability ``p_i``.
+
+    ``depolarizing_probs`` is one probability for all ``n_parties`` arms, or one per arm (then
+    ``n_parties`` is ignored).
+
+    Each bit becomes a fair coin with probability ``p_i``, i.e. flips with ``p_i / 2``; the
+    parity of independent flips is odd with probability ``(1 - prod_i (1 - p_i)) / 2``.
+
+    Examples
+    --------
+    >>> round(hbb_depolarized_qber(0.1, n_parties=3), 6)
+    0.1355
+    """
+    if isinstance(depolarizing_probs, (int, float)):
+        probs = [float(depolarizing_probs)] * check_parties(n_parties)
+    else:
+        probs = [float(p) for p in depolarizing_probs]
+    for index, p in enumerate(probs):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"depolarizing_probs[{index}]={p!r} not in [0, 1]")
+    return (1.0 - math.prod(1.0 - p for p in probs)) / 2.0
+
+
+def coalition_information(table: np.ndarray, coalition: Iterable[int]) -> float:
+    """Mutual information (bits) between the dealer's bit and a coalition's bits, kept rounds.
+
+    ``I(A; B_S | setting)`` averaged over the kept settings (equally likely), computed exactly
+    from the outcome table. The announced bases are public, hence the conditioning. For the full
+    set of players of a noiseless run it is 1 bit; for any proper subset it is 0: the dealer's
+    bit is recoverable only when all players cooperate. Depolarisation keeps proper subsets at 0.
+    Misalignment does not: ``RY(2 theta)`` tilts an X measurement to ``cos(2 theta) X -
+    sin(2 theta) Z``, and GHZ pairs are classically correlated in Z, so in the setting XXX of three
+    parties the dealer and one player share the correlation ``c = sin^2(2 theta)``, a leak of
+    ``(1 - H2((1 - c)/2)) / 4`` bits per kept round.
+
+    Parameters
+    ----------
+    table : numpy.ndarray
+        From :func:`hbb_outcome_table`.
+    coalition : iterable of int
+        Player indices in ``1..n-1``.
+
+    Examples
+    --------
+    >>> from qkdcircuits import hbb_outcome_table
+    >>> table = hbb_outcome_table(n_parties=3)
+    >>> round(coalition_information(table, [1, 2]), 9), round(coalition_information(table, [1]), 9)
+    (1.0, 0.0)
+    """
+    table = np.asarray(table, dtype=float)
+    n_parties = round(math.log2(table.shape[0]))
+    members = sorted(set(int(c) for c in coalition))
+    for member in members:
+        if not 1 <= member < n_parties:
+            raise ValueError(f"coalition member {member!r} not a player in 1..{n_parties - 1}")
+    kept, _ = kept_and_offset(n_parties)
+    outcomes = np.arange(table.shape[1])
+    coalition_value = np.zeros_like(outcomes)
+    for position, member in enumerate(members):
+        coalition_value |= ((outcomes >> member) & 1) << position
+    joint_index = (outcomes & 1) * (1 << len(members)) + coalition_value
+    info = []
+    for row in table[kept]:
+        joint = np.bincount(joint_index, weights=row, minlength=2 << len(members)).reshape(2, -1)
+        p_a = joint.sum(axis=1, keepdims=True)
+        p_b = joint.sum(axis=0, keepdims=True)
+        mask = joint > 0
+        info.append(float(np.sum(joint[mask] * np.log2(joint[mask] / (p_a @ p_b)[mask]))))
+    return float(np.mean(info))
+
+
+_NUM_SHARES = 5
+
+
+@dataclass(frozen=True)
+class ThresholdScheme:
+    """A ((k, n)) quantum threshold secret-sharing scheme: who can reconstruct the secret.
+
+    Any ``k`` of the ``n`` shares reconstruct the secret qubit and any ``k - 1`` learn nothing.
+    Such a scheme exists iff ``n < 2k`` (Cleve, Gottesman, Lo, PRL 83, 648 (1999)): two disjoint
+    sets of ``k`` shares would otherwise both hold the secret, cloning it.
+
+    Circuits are provided for ``k = 3``, ``n`` in {3, 4, 5}, from the five-qubit code (the dealer
+    encodes five shares and keeps or discards the last ``5 - n``, which CGL show still gives a
+    ((3, n)) scheme), and for the trivial ((1, 1)) scheme. Other ``(k, n)`` need qudit polynomial
+    codes; for them only the classical questions (:meth:`can_reconstruct`) are answered.
+
+    Parameters
+    ----------
+    k : int
+        Threshold: the number of shares needed.
+    n : int
+        Number of shares (share holders).
+    holders : tuple of hashable, optional
+        Names of the share holders (e.g. network node ids); share ``i`` goes to ``holders[i]``.
+        Without it, holders are the share indices ``0..n-1``.
+
+    Examples
+    --------
+    >>> scheme = ThresholdScheme(k=3, n=5, holders=("a", "b", "c", "d", "e"))
+    >>> scheme.can_reconstruct({"a", "c", "e"}), scheme.can_reconstruct({"b", "d"})
+    (True, False)
+    >>> scheme.reconstruction_circuit({"a", "c", "e"}).metadata["shares"]
+    [0, 2, 4]
+    """
+
+    k: int
+    n: int
+    holders: tuple[Hashable, ...] | None = None
+
+    def __post_init__(self) -> None:
+        k = check_positive_int(self.k, "k")
+        n = check_positive_int(self.n, "n")
+        if k > n:
+            raise ValueError(f"k={k} must not exceed n={n}")
+        if not n < 2 * k:
+            raise ValueError(
+                f"n={n} must be < 2k={2 * k}: a ((k, n)) quantum threshold scheme with n >= 2k "
+                "would let two disjoint groups hold the secret (no-cloning; Cleve-Gottesman-Lo)"
+            )
+        object.__setattr__(self, "k", k)
+        object.__setattr__(self, "n", n)
+        if self.holders is not None:
+            holders = tuple(self.holders)
+            if len(holders) != n:
+                raise ValueError(f"holders={holders!r} must name exactly n={n} holders")
+            if len(set(holders)) != n:
+                raise ValueError(f"holders={holders!r} must be distinct")
+            object.__setattr__(self, "holders", holders)
+
+    @property
+    def has_circuits(self) -> bool:
+        """True when encoding and reconstruction circuits exist for this ``(k, n)``."""
+        return (self.k == 3 and self.n <= _NUM_SHARES) or (self.k == 1 and self.n == 1)
+
+    def share_indices(self, nodes: Iterable[Hashable]) -> tuple[int, ...]:
+        """Sorted share indices held by ``nodes``; unknown nodes raise ``ValueError``."""
+        if isinstance(nodes, (str, bytes)):
+            nodes = [nodes]
+        indices = set()
+        for node in nodes:
+            if self.holders is None:
+                if (
+                    isinstance(node, bool)
+                    or not isinstance(node, numbers.Integral)
+                    or not 0 <= node < self.n
+                ):
+                    raise ValueError(f"node {node!r} is not a share index in 0..{self.n - 1}")
+                indices.add(int(node))
+            else:
+                try:
+                    indices.add(self.holders.index(node))
+                except ValueError:
+                    raise ValueError(f"node {node!r} holds no share of this scheme") from None
+        return tuple(sorted(indices))
+
+    def can_reconstruct(self, nodes: Iterable[Hashable]) -> bool:
+        """Whether the shares held by ``nodes`` (duplicates counted once) reach the threshold."""
+        return len(self.share_indices(nodes)) >= self.k
+
+    def learns_nothing(self, nodes: Iterable[Hashable]) -> bool:
+        """Whether ``nodes`` hold fewer than ``k`` shares, hence no information on the secret."""
+        return not self.can_reconstruct(nodes)
+
+    def encoding_circuit(self, secret: QuantumCircuit | None = None) -> QuantumCircuit:
+        """The dealer's encoder (five shares for k = 3; the last ``5 - n`` are kept back)."""
+        self._require_circuits()
+        from qiskit import QuantumCircuit, QuantumRegister
+
+        from qkdcircuits.circuits.five_qubit import five_qubit_encoder
+
+        if self.k == 1:
+            circuit = QuantumCircuit(QuantumRegister(1, "share"), name="encode_1_1")
+            if secret is not None:
+                circuit.compose(secret, inplace=True)
+            return circuit
+        return five_qubit_encoder(secret)
+
+    def reconstruction_circuit(self, nodes: Iterable[Hashable]) -> QuantumCircuit:
+        """Circuit on ``k`` of the shares held by ``nodes`` that puts the secret on the first.
+
+        The first ``k`` share indices (sorted) held by ``nodes`` are used; the circuit's
+        ``metadata["shares"]`` lists them in qubit order.
+
+        Raises
+        ------
+        ValueError
+            If ``nodes`` cannot reconstruct.
+        NotImplementedError
+            If no circuits exist for this ``(k, n)`` (see :attr:`has_circuits`).
+        """
+        indices = self.share_indices(nodes)
+        if len(indices) < self.k:
+            raise ValueError(
+                f"nodes hold shares {list(indices)}: {len(indices)} < k={self.k} cannot reconstruct"
+            )
+        self._require_circuits()
+        from qiskit import QuantumCircuit, QuantumRegister
+
+        from qkdcircuits.circuits.five_qubit import share_reconstruction_circuit
+
+        if self.k == 1:
+            circuit = QuantumCircuit(QuantumRegister(1, "share"), name="reconstruct_0")
+            circuit.metadata = {"shares": [0], "secret_on": 0}
+            return circuit
+        return share_reconstruction_circuit(indices[: self.k])
+
+    def _require_circuits(self) -> None:
+        if not self.has_circuits:
+            raise NotImplementedError(
+                f"no qubit circuits for a (({self.k}, {self.n})) scheme: they need qudit "
+                "polynomial codes (Cleve-Gottesman-Lo); circuits exist for k=3, n<=5 and k=n=1"
+            )

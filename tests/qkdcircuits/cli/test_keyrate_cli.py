@@ -1,0 +1,228 @@
+"""The ``abft-qkd keyrate`` subcommand."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from qkdcircuits.cli import main
+from qkdcircuits.cli.keyrate import parse_sweep
+
+REQUIRED = {"key_rate_per_pulse", "intensities", "qber_z", "qber_x", "gain_z", "gain_x"}
+
+
+def run(capsys, *args):
+    code = main(["keyrate", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_single_distance_json(capsys):
+    code, out, err = run(capsys, "--protocol", "mdi", "--distance-km", "0", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) >= REQUIRED
+    assert data["key_rate_per_pulse"] == pytest.approx(5.4782e-4, rel=5e-5)
+    assert data["gain_z"] == pytest.approx(2.35833e-3, rel=5e-6)
+    assert data["intensities"]["mu_a"] == 0.5
+    assert "MDI-QKD key rate" in err  # the table goes to stderr
+
+
+def test_human_output_only_on_stderr(capsys):
+    code, out, err = run(capsys, "--protocol", "bb84-decoy", "--distance-km", "50")
+    assert code == 0 and out == ""
+    assert "2.2260e-04 bits/pulse" in err
+
+
+def test_optimize_and_both_protocols(capsys):
+    code, out, _ = run(capsys, "--protocol", "both", "--distance-km", "0", "--optimize", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) == {"bb84-decoy", "mdi"}
+    assert data["mdi"]["intensities"]["mu_a"] == pytest.approx(0.599, abs=1e-3)
+    assert data["mdi"]["key_rate_per_pulse"] == pytest.approx(5.752e-4, rel=1e-4)
+    assert all(set(v) >= REQUIRED for v in data.values())
+
+
+def test_finite_decoy_alias(capsys):
+    _, out, _ = run(
+        capsys, "--protocol", "both", "--distance-km", "20", "--decoy", "finite", "--json"
+    )
+    data = json.loads(out)
+    assert data["bb84-decoy"]["decoy"] == "vacuum-weak"
+    assert data["mdi"]["decoy"] == "three-intensity"
+
+
+def test_sweep_json_and_plot(capsys, tmp_path):
+    plot = tmp_path / "rates.png"
+    code, out, err = run(
+        capsys,
+        "--protocol",
+        "both",
+        "--sweep",
+        "0:200:50",
+        "--optimize",
+        "--plot",
+        str(plot),
+        "--json",
+    )
+    assert code == 0
+    data = json.loads(out)
+    for protocol in ("bb84-decoy", "mdi"):
+        curve = data[protocol]
+        assert curve["length_km"] == [0.0, 50.0, 100.0, 150.0, 200.0]
+        assert set(curve) >= REQUIRED
+        rates = np.array(curve["key_rate_per_pulse"])
+        assert np.all(np.diff(rates) <= 0)
+        assert curve["max_distance_km"] > 100
+    assert data["bb84-decoy"]["max_distance_km"] == pytest.approx(142.0, abs=1.0)
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    assert list(tmp_path.iterdir()) == [plot]  # the temporary file was renamed, not left behind
+    assert "maximum distance" in err
+
+
+def test_overrides_from_set_and_files(capsys, tmp_path):
+    _, base, _ = run(capsys, "--protocol", "mdi", "--distance-km", "20", "--json")
+    _, changed, _ = run(
+        capsys, "--protocol", "mdi", "--distance-km", "20", "--json", "--set", "ec_efficiency=1.0"
+    )
+    assert json.loads(changed)["key_rate_per_pulse"] > json.loads(base)["key_rate_per_pulse"]
+    assert json.loads(changed)["parameters"]["params"]["ec_efficiency"] == 1.0
+
+    config = tmp_path / "link.json"
+    config.write_text(json.dumps({"mu": 0.3, "mdi": {"detector": {"efficiency": 0.5}}}))
+    _, out, _ = run(
+        capsys, "--protocol", "both", "--distance-km", "20", "--json", "--params", str(config)
+    )
+    data = json.loads(out)
+    assert data["bb84-decoy"]["intensities"]["mu"] == 0.3
+    assert data["mdi"]["intensities"]["mu_b"] == 0.3
+    assert data["mdi"]["parameters"]["params"]["detector"]["efficiency"] == 0.5
+    assert data["bb84-decoy"]["parameters"]["params"]["detector"]["efficiency"] == 0.045
+
+
+def test_unbounded_maximum_distance_is_json_null(capsys):
+    lossless = ["--set", "loss_db_per_km=0", "--set", "dark_count_prob=0", "--set", "e_d=0"]
+    code, out, err = run(capsys, "--protocol", "mdi", "--sweep", "0:10:5", *lossless, "--json")
+    assert code == 0
+    assert json.loads(out)["max_distance_km"] is None
+    assert "maximum distance: unbounded" in err
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib needs Python 3.11")
+def test_toml_params(capsys, tmp_path):
+    config = tmp_path / "link.toml"
+    config.write_text('ec_efficiency = 1.05\n\n[detector]\ndark_count_prob = "1e-7"\n')
+    _, out, _ = run(
+        capsys, "--protocol", "bb84-decoy", "--distance-km", "10", "--json", "--params", str(config)
+    )
+    params = json.loads(out)["parameters"]["params"]
+    assert params["ec_efficiency"] == 1.05
+    assert params["detector"]["dark_count_prob"] == 1e-7
+
+
+def test_monte_carlo_point_and_sweep(capsys):
+    _, out, _ = run(
+        capsys,
+        "--protocol",
+        "mdi",
+        "--distance-km",
+        "20",
+        "--monte-carlo",
+        "--pulses",
+        "1e10",
+        "--seed",
+        "4",
+        "--json",
+    )
+    data = json.loads(out)
+    assert (data["method"], data["pulses"], data["seed"]) == ("monte-carlo", 10**10, 4)
+    _, out, err = run(
+        capsys,
+        "--protocol",
+        "bb84-decoy",
+        "--sweep",
+        "0:40:20",
+        "--monte-carlo",
+        "--pulses",
+        "1e9",
+        "--seed",
+        "1",
+        "--json",
+    )
+    curve = json.loads(out)
+    assert curve["method"] == "monte-carlo"
+    assert "bb84-decoy Monte Carlo" in err  # the tqdm progress bar, on stderr
+    assert curve["length_km"] == [0.0, 20.0, 40.0]
+    assert set(curve) >= REQUIRED
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--protocol", "mdi", "--sweep", "0:10", "--json"], "START:STOP:STEP"),
+        (["--protocol", "mdi", "--sweep", "10:0:1"], "START <= STOP"),
+        (["--protocol", "mdi", "--distance-km", "5", "--plot", "x.png"], "--plot needs --sweep"),
+        (["--protocol", "mdi", "--distance-km", "5", "--decoy", "vacuum-weak"], "not available"),
+        (["--protocol", "mdi", "--distance-km", "5", "--set", "colour=blue"], "unknown parameter"),
+        (["--protocol", "mdi", "--distance-km", "5", "--set", "mu=-1"], "signal_intensity"),
+        (["--protocol", "mdi", "--distance-km", "-5"], "distance"),
+        (["--protocol", "mdi", "--distance-km", "5", "--relay-fraction", "2"], "relay"),
+        (["--protocol", "mdi", "--distance-km", "5", "--params", "/no/such.json"], "--params"),
+    ],
+)
+def test_errors_exit_with_status_2(capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["keyrate", *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_argument_errors(capsys):
+    for args in (["--protocol", "mdi"], ["--protocol", "e91", "--distance-km", "1"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["keyrate", *args])
+        assert exit_info.value.code == 2
+    capsys.readouterr()
+
+
+def test_parse_sweep():
+    assert parse_sweep("0:1:0.25").tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert parse_sweep("5:5:1").tolist() == [5.0]
+    assert parse_sweep("0:0.3:0.1").tolist() == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="points"):
+        parse_sweep("0:1e9:1")
+
+
+def test_interrupted_monte_carlo_sweep_keeps_finished_distances(capsys, monkeypatch):
+    import qkdcircuits.links.montecarlo as montecarlo
+
+    real = montecarlo.simulate_link
+    calls = []
+
+    def interrupt_on_third(**kwargs):
+        calls.append(kwargs["length_km"])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(**kwargs)
+
+    monkeypatch.setattr(montecarlo, "simulate_link", interrupt_on_third)
+    code, out, err = run(
+        capsys,
+        "--protocol",
+        "mdi",
+        "--sweep",
+        "0:50:10",
+        "--monte-carlo",
+        "--pulses",
+        "1e8",
+        "--seed",
+        "1",
+        "--json",
+    )
+    assert code == 0
+    assert json.loads(out)["length_km"] == [0.0, 10.0]
+    assert "interrupted: keeping the 2 distances" in err
