@@ -1,0 +1,153 @@
+"""Key demands between endpoint pairs: which pairs, and when each requests a key.
+
+Each demand pair requests keys of ``key_bits`` bits as a Poisson process of rate ``rate_hz``
+(requests per second). Arrivals of all pairs within one time slice are drawn at once: per pair a
+Poisson count, then uniform arrival times within the slice (given the count, the arrival times
+of a Poisson process are i.i.d. uniform, so this is exact), sorted by time. Requests are then
+served in arrival order by the simulator.
+
+Examples
+--------
+>>> import numpy as np
+>>> process = DemandProcess([("a", "b"), ("a", "c")], DemandConfig(rate_hz=5.0), seed=1)
+>>> times, pairs = process.arrivals(0, 1_000_000_000)
+>>> bool(np.all(np.diff(times) >= 0)), set(pairs.tolist()) <= {0, 1}
+(True, True)
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from qkdcircuits._validation import SeedLike, as_generator, check_non_negative, check_positive_int
+
+__all__ = ["RELAY_METHODS", "DemandConfig", "DemandProcess", "choose_demand_pairs"]
+
+RELAY_METHODS: tuple[str, str] = ("otp", "multipath")
+"""``"otp"``: hop-by-hop one-time-pad relay on one path; ``"multipath"``: Shamir shares over
+node-disjoint paths."""
+
+
+@dataclass(frozen=True)
+class DemandConfig:
+    """Key demands of the endpoint users.
+
+    Parameters
+    ----------
+    rate_hz : float
+        Key requests per second per demand pair (>= 0).
+    key_bits : int
+        Bits per requested key (>= 1).
+    pairs : int or None
+        Number of endpoint pairs that request keys, drawn at random (seeded) among all
+        unordered endpoint pairs; ``None`` for every pair.
+    relay : {"otp", "multipath"}
+        How keys travel between non-adjacent endpoints.
+    paths : int
+        Multipath only: number of node-disjoint paths (shares) per key (>= 1).
+    threshold : int
+        Multipath only: shares needed to rebuild a key (1 <= threshold <= paths).
+    """
+
+    rate_hz: float = 1.0
+    key_bits: int = 256
+    pairs: int | None = None
+    relay: str = "otp"
+    paths: int = 3
+    threshold: int = 2
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rate_hz", check_non_negative(self.rate_hz, "rate_hz"))
+        object.__setattr__(self, "key_bits", check_positive_int(self.key_bits, "key_bits"))
+        if self.pairs is not None:
+            object.__setattr__(self, "pairs", check_positive_int(self.pairs, "pairs"))
+        if self.relay not in RELAY_METHODS:
+            raise ValueError(f"relay={self.relay!r} must be one of {RELAY_METHODS}")
+        paths = check_positive_int(self.paths, "paths")
+        threshold = check_positive_int(self.threshold, "threshold")
+        if threshold > paths:
+            raise ValueError(f"threshold={threshold} must not exceed paths={paths}")
+        object.__setattr__(self, "paths", paths)
+        object.__setattr__(self, "threshold", threshold)
+
+
+def choose_demand_pairs(
+    endpoints: Sequence[Hashable], n_pairs: int | None, *, seed: SeedLike = None
+) -> list[tuple[Hashable, Hashable]]:
+    """Unordered endpoint pairs that request keys: all of them, or a seeded sample.
+
+    Parameters
+    ----------
+    endpoints : sequence of hashable
+        Endpoint node names (at least two).
+    n_pairs : int or None
+        How many pairs to draw without replacement; ``None`` (or more than exist) for all.
+    seed : int, numpy.random.Generator or None
+        Randomness of the sample.
+
+    Returns
+    -------
+    list of (node, node)
+        In a deterministic order (the order of ``endpoints``).
+    """
+    nodes = list(endpoints)
+    if len(set(nodes)) != len(nodes):
+        raise ValueError("endpoints must be distinct")
+    if len(nodes) < 2:
+        raise ValueError(f"need at least two endpoints for key demands, got {len(nodes)}")
+    total = len(nodes) * (len(nodes) - 1) // 2
+    if n_pairs is None or n_pairs >= total:
+        return list(itertools.combinations(nodes, 2))
+    n_pairs = check_positive_int(n_pairs, "n_pairs")
+    chosen = np.sort(as_generator(seed).choice(total, size=n_pairs, replace=False))
+    rows, cols = np.triu_indices(len(nodes), k=1)  # the same order as itertools.combinations
+    return [(nodes[i], nodes[j]) for i, j in zip(rows[chosen], cols[chosen], strict=True)]
+
+
+class DemandProcess:
+    """Poisson key requests of a fixed list of pairs (see the module docstring).
+
+    Parameters
+    ----------
+    pairs : sequence of (node, node)
+        Demand pairs; request ``k`` refers to ``pairs[k]``.
+    config : DemandConfig
+        Rate and size of the requests.
+    seed : int, numpy.random.Generator or None
+        Randomness of the arrivals.
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[tuple[Hashable, Hashable]],
+        config: DemandConfig,
+        *,
+        seed: SeedLike = None,
+    ) -> None:
+        if not isinstance(config, DemandConfig):
+            raise TypeError(f"config={config!r} must be a DemandConfig")
+        self.pairs = [tuple(pair) for pair in pairs]
+        for pair in self.pairs:
+            if len(pair) != 2 or pair[0] == pair[1]:
+                raise ValueError(f"demand pair {pair!r} must join two different nodes")
+        self.config = config
+        self._rng = as_generator(seed)
+
+    def arrivals(self, start_ns: int, stop_ns: int) -> tuple[np.ndarray, np.ndarray]:
+        """Requests arriving in ``[start_ns, stop_ns)``: arrival times (ns) and pair indices."""
+        for name, value in (("start_ns", start_ns), ("stop_ns", stop_ns)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{name}={value!r} must be an integer (ns)")
+        if stop_ns < start_ns:
+            raise ValueError(f"stop_ns={stop_ns} is before start_ns={start_ns}")
+        length = stop_ns - start_ns
+        counts = self._rng.poisson(self.config.rate_hz * length * 1e-9, len(self.pairs))
+        pair_index = np.repeat(np.arange(len(self.pairs)), counts)
+        offsets = np.floor(self._rng.random(pair_index.size) * length).astype(np.int64)
+        order = np.argsort(offsets, kind="stable")
+        return start_ns + offsets[order], pair_index[order]
