@@ -167,6 +167,10 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "key_rate",
         "LinkEvaluation",
     ),
+    "links.batch": (
+        "evaluate_links",
+        "LinkArray",
+    ),
     "links.optimize": (
         "OptimalIntensities",
         "optimize_intensities",
@@ -178,12 +182,14 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
     ),
     "links.report": (
         "link_report",
+        "link_reports",
         "LinkReport",
         "report_cache_key",
     ),
     "links.montecarlo": (
         "analyse_counts",
         "qubit_outcome_table",
+        "rate_at_confidence",
         "sample_link_counts",
         "simulate_link",
     ),

@@ -1,13 +1,16 @@
 """Photon-level QKD links, without Qiskit: the physics the network layer consumes.
 
 :mod:`.params` (validated, frozen link parameters), :mod:`.decoy` (closed-form gains and decoy
-bounds), :mod:`.rates` (GLLP and MDI-QKD key-rate formulas), :mod:`.evaluation` (all of them for
-arrays of links), :mod:`.optimize` (vectorised intensity optimisation), :mod:`.curves` (rate
-against distance, maximum distance), :mod:`.report` (:class:`LinkReport`, the value object
-between the layers) and :mod:`.montecarlo` (a pulse-level simulation whose single-photon
-statistics come from the circuit engine, imported only when it runs).
+bounds), :mod:`.rates` (GLLP and MDI-QKD key-rate formulas), :mod:`.evaluation` (the kernel:
+all of them for arrays of links), :mod:`.batch` (:class:`LinkArray` and :func:`evaluate_links`:
+thousands of different links in one call), :mod:`.optimize` (vectorised intensity optimisation),
+:mod:`.curves` (rate against distance, maximum distance), :mod:`.report` (:class:`LinkReport`,
+the value object between the layers, and :func:`link_reports`) and :mod:`.montecarlo` (a
+pulse-level simulation whose single-photon statistics come from the circuit engine, imported
+only when it runs).
 """
 
+from qkdcircuits.links.batch import LinkArray, evaluate_links
 from qkdcircuits.links.curves import (
     KeyRateCurve,
     key_rate_curve,
@@ -35,12 +38,16 @@ from qkdcircuits.links.evaluation import (
 )
 from qkdcircuits.links.montecarlo import (
     MAX_PULSES,
+    STATISTICAL_CONFIDENCE,
     analyse_counts,
     qubit_outcome_table,
+    rate_at_confidence,
     sample_link_counts,
     simulate_link,
 )
 from qkdcircuits.links.optimize import (
+    MU_MAX,
+    MU_MIN,
     OptimalIntensities,
     optimize_intensities,
 )
@@ -63,8 +70,12 @@ from qkdcircuits.links.rates import (
 )
 from qkdcircuits.links.report import (
     METHODS,
+    RATE_MODELS,
+    SCHEMA_VERSION,
+    VERDICTS,
     LinkReport,
     link_report,
+    link_reports,
     report_cache_key,
 )
 
@@ -72,11 +83,18 @@ __all__ = [
     "DECOY_METHODS",
     "MAX_PULSES",
     "METHODS",
+    "MU_MAX",
+    "MU_MIN",
     "PROTOCOLS",
+    "RATE_MODELS",
+    "SCHEMA_VERSION",
+    "STATISTICAL_CONFIDENCE",
+    "VERDICTS",
     "BB84DecoyParams",
     "Detector",
     "FiberChannel",
     "KeyRateCurve",
+    "LinkArray",
     "LinkEvaluation",
     "LinkReport",
     "MDIGains",
@@ -93,10 +111,12 @@ __all__ = [
     "binary_entropy",
     "default_params",
     "evaluate_link",
+    "evaluate_links",
     "gllp_key_rate",
     "key_rate",
     "key_rate_curve",
     "link_report",
+    "link_reports",
     "max_distance",
     "mdi_error_upper_bound",
     "mdi_gains",
@@ -107,6 +127,7 @@ __all__ = [
     "optimize_intensities",
     "params_from_dict",
     "qubit_outcome_table",
+    "rate_at_confidence",
     "report_cache_key",
     "sample_link_counts",
     "shor_preskill_rate",

@@ -8,9 +8,16 @@ Decoy-state BB84 (GLLP with weak coherent pulses)
 H.-K. Lo, X. Ma, K. Chen, PRL 94, 230504 (2005); X. Ma, B. Qi, Y. Zhao, H.-K. Lo, PRA 72,
 012326 (2005): with total transmittance ``eta`` and background yield ``Y0``,
 
-* ``Y_n = Y0 + 1 - (1 - eta)^n``, ``e_n Y_n = Y0/2 + e_d (1 - (1 - eta)^n)``;
-* ``Q_mu = Y0 + 1 - exp(-eta mu)``, ``E_mu Q_mu = Y0/2 + e_d (1 - exp(-eta mu))``;
-* infinite decoy: ``Y1 = Y0 + eta``, ``e1 = (Y0/2 + e_d eta) / Y1``.
+* ``Y_n = Y0 + eta_n - Y0 eta_n`` with ``eta_n = 1 - (1 - eta)^n`` (Ma et al., Eq. (3), kept
+  exact: threshold detectors stay silent with probability ``(1 - Y0)(1 - eta_n)``), and
+  ``e_n Y_n = Y0/2 + e_d eta_n`` (Eq. (4));
+* summed over the Poisson photon number: ``Q_mu = 1 - (1 - Y0) exp(-eta mu)`` (never above 1;
+  Eq. (6) drops the ``Y0 (1 - exp(-eta mu))`` cross term, which lets ``Q_mu`` exceed 1 at
+  large ``eta mu``) and ``E_mu Q_mu = Y0/2 + e_d (1 - exp(-eta mu))`` (Eq. (8));
+* infinite decoy: ``Y1 = Y0 + eta - Y0 eta``, ``e1 = (Y0/2 + e_d eta) / Y1``.
+
+Keeping the cross term changes the GYS reference values of REFERENCES.md by about ``Y0 ~ 2e-6``
+relatively (the tests check them to ``5e-5``).
 
 MDI-QKD with weak coherent pulses
 ---------------------------------
@@ -33,7 +40,10 @@ pulse arrives in the orthogonal polarisation of its basis (checked against an in
 Fock-state calculation in the tests; see :mod:`qkdcircuits.links.montecarlo`). ``Q_X`` is evaluated
 in the algebraically equal form ``2 y^2 [2 (1-y)^2 + 4 (1-y)(I0(x)-1) + (I0(2x) - 4 I0(x) + 3)]``
 whose three terms are non-negative, because the textbook form cancels to ``O(mu')`` and loses
-all precision at small intensities, exactly where the decoy bounds need it.
+all precision at small intensities, exactly where the decoy bounds need it. Every Bessel term
+is evaluated together with its factor ``exp(-mu'/2)`` (with the exponentially scaled
+``scipy.special.i0e`` for large arguments, since ``2x <= mu'/2``), so arbitrarily bright pulses
+give finite gains instead of ``inf - inf``.
 
 Finite decoys
 -------------
@@ -54,6 +64,7 @@ import numpy as np
 from scipy import special
 
 from qkdcircuits._validation import as_float_or_array
+from qkdcircuits.links.params import real_array
 
 __all__ = [
     "MDIGains",
@@ -72,28 +83,43 @@ __all__ = [
 
 
 class MDIGains(NamedTuple):
-    """Overall gains and QBERs of MDI-QKD for one intensity pair (arrays broadcast together)."""
+    """Overall gains and QBERs of MDI-QKD for one intensity pair (arrays broadcast together).
+
+    Attributes
+    ----------
+    gain_z, gain_x : float or numpy.ndarray
+        Probability per pulse pair that Charlie announces a successful Bell-state measurement
+        when both parties use the Z (X) basis.
+    qber_z, qber_x : float or numpy.ndarray
+        Error rate among those announcements (``nan`` where the gain is 0).
+
+    Examples
+    --------
+    >>> g = MDIGains(gain_z=1e-3, qber_z=0.02, gain_x=2e-3, qber_x=0.25)
+    >>> g.gain_z * g.qber_z
+    2e-05
+    """
 
     gain_z: Any
     qber_z: Any
     gain_x: Any
     qber_x: Any
 
-    @property
-    def error_gain_z(self) -> Any:
-        """``E_Z Q_Z``."""
-        return self.gain_z * self.qber_z
-
-    @property
-    def error_gain_x(self) -> Any:
-        """``E_X Q_X``."""
-        return self.gain_x * self.qber_x
-
 
 class SinglePhotonBounds(NamedTuple):
     """Decoy-state estimate: lower bound on the single-photon yield, upper bound on its error.
 
-    ``error_upper`` is ``nan`` where ``yield_lower <= 0`` (nothing can be certified there).
+    Attributes
+    ----------
+    yield_lower : float or numpy.ndarray
+        ``Y1^L`` (BB84) or ``Y11^L`` (MDI-QKD); may be <= 0 when nothing can be certified.
+    error_upper : float or numpy.ndarray
+        ``e1^U`` or ``e11^U``; ``nan`` where ``yield_lower <= 0``.
+
+    Examples
+    --------
+    >>> SinglePhotonBounds(yield_lower=0.04, error_upper=0.05).yield_lower
+    0.04
     """
 
     yield_lower: Any
@@ -108,18 +134,23 @@ class SinglePhotonBounds(NamedTuple):
 def _array(
     value: Any, name: str, low: float = 0.0, high: float = math.inf, allow_nan: bool = False
 ) -> np.ndarray:
-    if isinstance(value, bool) or (isinstance(value, np.ndarray) and value.dtype == bool):
-        raise TypeError(f"{name}={value!r} must be a real number or an array of them")
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}={value!r} must be a real number or an array of them") from exc
+    array = real_array(value, name)
     bad = np.isinf(array) if allow_nan else ~np.isfinite(array)
     if np.any(bad):
         raise ValueError(f"{name}={value!r} must be finite")
     if np.any(array < low) or np.any(array > high):
         raise ValueError(f"{name}={value!r} not in [{low}, {high}]")
     return array
+
+
+def _require(ok: Any, message: str, *arrays: np.ndarray) -> None:
+    """``ValueError`` with ``message`` formatted with the first offending entry of ``arrays``."""
+    ok = np.asarray(ok)
+    if np.all(ok):
+        return
+    where = np.unravel_index(int(np.argmin(ok.reshape(-1))), ok.shape) if ok.ndim else ()
+    values = [float(np.broadcast_to(a, ok.shape)[where]) for a in arrays]
+    raise ValueError(message.format(*values) + (f" (at index {where})" if where else ""))
 
 
 def _intensity(value: Any, name: str) -> np.ndarray:
@@ -144,68 +175,141 @@ def _error_gain(gain: np.ndarray, qber: Any, name: str) -> np.ndarray:
 
 
 def bb84_gain(*, intensity: Any, transmittance: Any, background_yield: Any) -> Any:
-    """Overall gain ``Q_mu = Y0 + 1 - exp(-eta mu)`` (Ma et al., PRA 72, 012326 (2005)).
+    """Overall gain ``Q_mu = 1 - (1 - Y0) exp(-eta mu)`` of decoy-state BB84.
+
+    The probability that at least one of Bob's two threshold detectors fires: they stay silent
+    when no dark count occurs (``1 - Y0``) and no photon arrives (``exp(-eta mu)``). This is
+    Eq. (6) of Ma et al. with the ``Y0 eta`` cross term of their Eq. (3) kept, so the gain
+    never exceeds 1.
 
     Parameters
     ----------
-    intensity : float or array
-        Mean photon number ``mu`` (>= 0).
-    transmittance : float or array
+    intensity : float or array_like
+        Mean photon number ``mu`` (photons per pulse, >= 0).
+    transmittance : float or array_like
         ``eta`` in [0, 1]: channel transmittance times Bob's detection efficiency.
-    background_yield : float or array
-        ``Y0`` in [0, 1].
+    background_yield : float or array_like
+        ``Y0`` in [0, 1], the probability of a click without signal photons.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        ``Q_mu`` in [0, 1] (arrays broadcast).
+
+    Raises
+    ------
+    ValueError
+        For a value out of range or not finite.
+    TypeError
+        For a value that is not a number.
+
+    References
+    ----------
+    X. Ma, B. Qi, Y. Zhao, H.-K. Lo, Phys. Rev. A 72, 012326 (2005), Eqs. (3) and (6).
 
     Examples
     --------
     >>> round(bb84_gain(intensity=0.48, transmittance=0.045, background_yield=1.7e-6), 8)
-    0.02137009
+    0.02137005
+    >>> bb84_gain(intensity=1e3, transmittance=1.0, background_yield=1.7e-6)
+    1.0
     """
     mu = _intensity(intensity, "intensity")
     eta = _probability(transmittance, "transmittance")
     y0 = _probability(background_yield, "background_yield")
-    return as_float_or_array(y0 - np.expm1(-eta * mu))
+    with np.errstate(divide="ignore"):  # Y0 = 1: log(0) = -inf, the gain is exactly 1
+        return as_float_or_array(-np.expm1(np.log1p(-y0) - eta * mu))
 
 
 def bb84_error_gain(
-    *, intensity: Any, transmittance: Any, background_yield: Any, misalignment_error: Any
+    *, intensity: Any, transmittance: Any, background_yield: Any, misalignment_prob: Any
 ) -> Any:
-    """``E_mu Q_mu = Y0/2 + e_d (1 - exp(-eta mu))`` (Ma et al. 2005).
+    """Error gain ``E_mu Q_mu = Y0/2 + e_d (1 - exp(-eta mu))`` of decoy-state BB84.
 
-    Divide by :func:`bb84_gain` for the QBER ``E_mu``.
+    Divide by :func:`bb84_gain` for the QBER ``E_mu``. It is the Poisson average of
+    ``e_n Y_n = Y0/2 + e_d eta_n`` (Ma et al., Eq. (4)); the result never exceeds the gain.
+
+    Parameters
+    ----------
+    intensity : float or array_like
+        Mean photon number ``mu`` (photons per pulse, >= 0).
+    transmittance : float or array_like
+        ``eta`` in [0, 1].
+    background_yield : float or array_like
+        ``Y0`` in [0, 1] (background clicks are errors half the time).
+    misalignment_prob : float or array_like
+        ``e_d`` in [0, 0.5].
+
+    Returns
+    -------
+    float or numpy.ndarray
+        ``E_mu Q_mu``.
+
+    Raises
+    ------
+    ValueError
+        For a value out of range or not finite.
+
+    References
+    ----------
+    X. Ma, B. Qi, Y. Zhao, H.-K. Lo, Phys. Rev. A 72, 012326 (2005), Eqs. (4) and (8).
 
     Examples
     --------
     >>> kw = dict(intensity=0.48, transmittance=0.045, background_yield=1.7e-6)
     >>> q = bb84_gain(**kw)
-    >>> round(bb84_error_gain(misalignment_error=0.033, **kw) / q, 6)
+    >>> round(bb84_error_gain(misalignment_prob=0.033, **kw) / q, 6)
     0.033037
     """
     mu = _intensity(intensity, "intensity")
     eta = _probability(transmittance, "transmittance")
     y0 = _probability(background_yield, "background_yield")
-    e_d = _probability(misalignment_error, "misalignment_error", 0.5)
+    e_d = _probability(misalignment_prob, "misalignment_prob", 0.5)
     return as_float_or_array(y0 / 2.0 - e_d * np.expm1(-eta * mu))
 
 
 def bb84_single_photon(
-    *, transmittance: Any, background_yield: Any, misalignment_error: Any
+    *, transmittance: Any, background_yield: Any, misalignment_prob: Any
 ) -> tuple[Any, Any]:
-    """Single-photon yield and error ``(Y1, e1)`` with ``Y1 = Y0 + eta``.
+    """Single-photon yield and error ``(Y1, e1)`` of decoy-state BB84.
 
-    ``e1 = (Y0/2 + e_d eta) / Y1`` (Ma et al. 2005, ``Y_n``/``e_n`` with ``n = 1``), the values an
-    infinite number of decoy intensities would certify.
+    ``Y1 = Y0 + eta - Y0 eta`` and ``e1 = (Y0/2 + e_d eta) / Y1`` (Ma et al., Eqs. (3)-(4) with
+    ``n = 1``): the values an infinite number of decoy intensities would certify.
+
+    Parameters
+    ----------
+    transmittance : float or array_like
+        ``eta`` in [0, 1].
+    background_yield : float or array_like
+        ``Y0`` in [0, 1].
+    misalignment_prob : float or array_like
+        ``e_d`` in [0, 0.5].
+
+    Returns
+    -------
+    (float or numpy.ndarray, float or numpy.ndarray)
+        ``Y1`` and ``e1`` (``nan`` where ``Y1 = 0``).
+
+    Raises
+    ------
+    ValueError
+        For a value out of range or not finite.
+
+    References
+    ----------
+    X. Ma, B. Qi, Y. Zhao, H.-K. Lo, Phys. Rev. A 72, 012326 (2005), Eqs. (3)-(4).
 
     Examples
     --------
     >>> y1, e1 = bb84_single_photon(
-    ...     transmittance=0.045, background_yield=1.7e-6, misalignment_error=0.033)
+    ...     transmittance=0.045, background_yield=1.7e-6, misalignment_prob=0.033)
     >>> round(y1, 7), round(e1, 6)
-    (0.0450017, 0.033018)
+    (0.0450016, 0.033018)
     """
     eta = _probability(transmittance, "transmittance")
     y0 = _probability(background_yield, "background_yield")
-    e_d = _probability(misalignment_error, "misalignment_error", 0.5)
-    y1 = y0 + eta
+    e_d = _probability(misalignment_prob, "misalignment_prob", 0.5)
+    y1 = y0 + eta - y0 * eta
     with np.errstate(invalid="ignore", divide="ignore"):
         e1 = np.where(y1 > 0, (y0 / 2.0 + e_d * eta) / np.where(y1 > 0, y1, 1.0), np.nan)
     return as_float_or_array(y1), as_float_or_array(e1)
@@ -259,21 +363,38 @@ def bb84_two_decoy_bounds(
     Raises
     ------
     ValueError
-        Unless ``nu1 > nu2 >= 0`` and ``mu > nu1 + nu2``.
+        Unless ``nu1 > nu2 >= 0`` and ``mu > nu1 + nu2``, or for a gain or QBER outside [0, 1].
+
+    References
+    ----------
+    X. Ma, B. Qi, Y. Zhao, H.-K. Lo, Phys. Rev. A 72, 012326 (2005), Sec. III (two decoys).
+
+    Examples
+    --------
+    >>> eta, y0, ed = 0.045, 1.7e-6, 0.033
+    >>> g = lambda m: bb84_gain(intensity=m, transmittance=eta, background_yield=y0)
+    >>> e = lambda m: bb84_error_gain(intensity=m, transmittance=eta, background_yield=y0,
+    ...                               misalignment_prob=ed) / g(m)
+    >>> b = bb84_two_decoy_bounds(signal_intensity=0.5, decoy_intensity=0.1,
+    ...     weak_decoy_intensity=0.02, gain_signal=g(0.5), gain_decoy=g(0.1),
+    ...     gain_weak=g(0.02), qber_decoy=e(0.1), qber_weak=e(0.02))
+    >>> y1, e1 = bb84_single_photon(transmittance=eta, background_yield=y0, misalignment_prob=ed)
+    >>> bool(b.yield_lower <= y1 and b.error_upper >= e1)
+    True
     """
     mu = _intensity(signal_intensity, "signal_intensity")
     nu1 = _intensity(decoy_intensity, "decoy_intensity")
     nu2 = _intensity(weak_decoy_intensity, "weak_decoy_intensity")
-    if np.any(nu1 <= nu2):
-        raise ValueError(
-            f"decoy_intensity={decoy_intensity!r} must exceed "
-            f"weak_decoy_intensity={weak_decoy_intensity!r}"
-        )
-    if np.any(mu <= nu1 + nu2):
-        raise ValueError(
-            f"signal_intensity={signal_intensity!r} must exceed decoy_intensity + "
-            f"weak_decoy_intensity={np.asarray(nu1 + nu2).tolist()!r}"
-        )
+    _require(
+        nu1 > nu2, "decoy_intensity={1!r} must exceed weak_decoy_intensity={2!r}", mu, nu1, nu2
+    )
+    _require(
+        mu > nu1 + nu2,
+        "signal_intensity={0!r} must exceed decoy_intensity + weak_decoy_intensity = {1!r} + {2!r}",
+        mu,
+        nu1,
+        nu2,
+    )
     q_mu = _probability(gain_signal, "gain_signal")
     q_1 = _probability(gain_decoy, "gain_decoy")
     q_2 = _probability(gain_weak, "gain_weak")
@@ -305,18 +426,42 @@ def bb84_vacuum_weak_bounds(
 
     ``Y1^L = mu / (mu nu - nu^2) [Q_nu e^nu - Q_mu e^mu nu^2/mu^2 - (mu^2 - nu^2)/mu^2 Y0]``
     and ``e1^U = (E_nu Q_nu e^nu - Y0/2) / (Y1^L nu)`` with ``Y0 = Q_vacuum`` (the vacuum's
-    error rate is exactly 1/2). This is :func:`bb84_two_decoy_bounds` with ``nu2 = 0``
-    (``yield_lower`` as there).
+    error rate is exactly 1/2). This is :func:`bb84_two_decoy_bounds` with ``nu2 = 0``.
+
+    Parameters
+    ----------
+    signal_intensity, decoy_intensity : float or array_like
+        ``mu > nu > 0`` (photons per pulse).
+    gain_signal, gain_decoy, gain_vacuum : float or array_like
+        Gains ``Q_mu``, ``Q_nu`` and ``Q_0 = Y0``, in [0, 1].
+    qber_decoy : float or array_like
+        ``E_nu`` in [0, 1].
+    yield_lower : float or array_like, optional
+        A better lower bound on ``Y1`` for the error bound (see :func:`bb84_two_decoy_bounds`).
+
+    Returns
+    -------
+    SinglePhotonBounds
+        ``Y1^L`` and ``e1^U``.
+
+    Raises
+    ------
+    ValueError
+        Unless ``mu > nu > 0``, or for a gain or QBER outside [0, 1].
+
+    References
+    ----------
+    X. Ma, B. Qi, Y. Zhao, H.-K. Lo, Phys. Rev. A 72, 012326 (2005), Eqs. (34)-(37).
 
     Examples
     --------
     >>> mu, nu, eta, y0, ed = 0.48, 1e-3, 0.045, 1.7e-6, 0.033
     >>> g = lambda m: bb84_gain(intensity=m, transmittance=eta, background_yield=y0)
     >>> eg = bb84_error_gain(intensity=nu, transmittance=eta, background_yield=y0,
-    ...                      misalignment_error=ed)
+    ...                      misalignment_prob=ed)
     >>> b = bb84_vacuum_weak_bounds(signal_intensity=mu, decoy_intensity=nu, gain_signal=g(mu),
     ...     gain_decoy=g(nu), gain_vacuum=y0, qber_decoy=eg / g(nu))
-    >>> round(b.yield_lower / (y0 + eta), 4)  # Y1^L -> Y1 = Y0 + eta as nu -> 0
+    >>> round(b.yield_lower / (y0 + eta), 4)  # Y1^L -> Y1 as nu -> 0
     0.9997
     """
     return bb84_two_decoy_bounds(
@@ -347,15 +492,20 @@ _SERIES_TERMS = 40
 _SERIES_MAX = 5.0
 
 
-def _bessel_terms(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(I0(x) - 1, I0(2x) - 1, I0(2x) - 4 I0(x) + 3)`` without cancellation.
+def _scaled_bessel_terms(
+    x: np.ndarray, mu_prime: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``e^{-mu'/2}`` times ``(I0(x) - 1, I0(2x) - 1, I0(2x) - 4 I0(x) + 3)``, stably.
 
     Power series ``I0(z) = sum_k (z/2)^(2k) / (k!)^2`` for ``x <= 5`` (at most 40 terms,
     stopped once the next term is below 1e-17 of the smallest sum ``d``); in the last
     combination the ``k = 0, 1`` terms cancel exactly, leaving
-    ``sum_{k>=2} x^(2k) (1 - 4^(1-k)) / (k!)^2``.
+    ``sum_{k>=2} x^(2k) (1 - 4^(1-k)) / (k!)^2``. For ``x > 5`` the exponentially scaled
+    ``i0e(z) = e^{-z} I0(z)`` gives ``e^{-mu'/2} I0(z) = i0e(z) e^{z - mu'/2}`` with
+    ``z - mu'/2 <= 0`` (``2x = sqrt(eta_a mu_a eta_b mu_b) <= mu'/2``), so nothing overflows.
     """
     x = np.asarray(x, dtype=float)
+    scale = np.exp(-mu_prime / 2.0)
     small = np.minimum(x, _SERIES_MAX)
     x2 = small * small
     term = np.ones_like(x2)
@@ -371,12 +521,15 @@ def _bessel_terms(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             # Terms fall off like x^2/k^2: stop once the smallest accumulated sum is final.
             if np.all(term <= 1e-17 * d):
                 break
+    a, b, d = a * scale, b * scale, d * scale
     big = x > _SERIES_MAX
     if np.any(big):
-        i0x, i02x = special.i0(x), special.i0(2.0 * x)
-        a = np.where(big, i0x - 1.0, a)
-        b = np.where(big, i02x - 1.0, b)
-        d = np.where(big, i02x - 4.0 * i0x + 3.0, d)
+        with np.errstate(over="ignore", invalid="ignore"):
+            big_a = special.i0e(x) * np.exp(x - mu_prime / 2.0) - scale
+            big_b = special.i0e(2.0 * x) * np.exp(2.0 * x - mu_prime / 2.0) - scale
+        a = np.where(big, big_a, a)
+        b = np.where(big, big_b, b)
+        d = np.where(big, big_b - 4.0 * big_a, d)
     return a, b, d
 
 
@@ -387,28 +540,45 @@ def mdi_gains(
     transmittance_a: Any,
     transmittance_b: Any,
     dark_count_prob: Any,
-    misalignment_error: Any,
+    misalignment_prob: Any,
 ) -> MDIGains:
     """Z- and X-basis gains and QBERs of MDI-QKD with weak coherent pulses.
 
-    Xu, Curty, Qi, Lo, New J. Phys. 15, 113007 (2013), simulation formulas (see the module
-    docstring); asymmetric arms allowed, everything broadcasts.
+    The simulation formulas of Xu et al. (see the module docstring), for asymmetric arms;
+    everything broadcasts. They are evaluated in forms without cancellation (small intensities)
+    or overflow (large ones), so every gain lies in [0, 1] and every QBER in [0, 1] (``nan``
+    only where the gain is exactly 0).
 
     Parameters
     ----------
-    intensity_a, intensity_b : float or array
-        ``mu_a``, ``mu_b`` (>= 0).
-    transmittance_a, transmittance_b : float or array
+    intensity_a, intensity_b : float or array_like
+        ``mu_a``, ``mu_b`` (photons per pulse, >= 0).
+    transmittance_a, transmittance_b : float or array_like
         ``eta_a``, ``eta_b``: channel transmittance times detector efficiency, in [0, 1].
-    dark_count_prob : float or array
+    dark_count_prob : float or array_like
         ``p_d`` per detector, in [0, 1).
-    misalignment_error : float or array
+    misalignment_prob : float or array_like
         ``e_d`` in [0, 0.5].
+
+    Returns
+    -------
+    MDIGains
+        ``Q_Z``, ``E_Z``, ``Q_X``, ``E_X`` (arrays broadcast together).
+
+    Raises
+    ------
+    ValueError
+        For a value out of range or not finite.
+
+    References
+    ----------
+    F. Xu, M. Curty, B. Qi, H.-K. Lo, New J. Phys. 15, 113007 (2013), Appendix B; X. Ma,
+    M. Razavi, Phys. Rev. A 86, 062319 (2012).
 
     Examples
     --------
     >>> g = mdi_gains(intensity_a=0.5, intensity_b=0.5, transmittance_a=0.145,
-    ...               transmittance_b=0.145, dark_count_prob=3e-6, misalignment_error=0.015)
+    ...               transmittance_b=0.145, dark_count_prob=3e-6, misalignment_prob=0.015)
     >>> round(g.gain_z, 8), round(g.qber_z, 6), round(g.gain_x, 8), round(g.qber_x, 6)
     (0.00235833, 0.015164, 0.00480351, 0.253122)
     """
@@ -419,59 +589,94 @@ def mdi_gains(
     p_d = _probability(dark_count_prob, "dark_count_prob")
     if np.any(p_d >= 1.0):
         raise ValueError(f"dark_count_prob={dark_count_prob!r} must be < 1")
-    e_d = _probability(misalignment_error, "misalignment_error", 0.5)
+    e_d = _probability(misalignment_prob, "misalignment_prob", 0.5)
+    return MDIGains(
+        *(as_float_or_array(v) for v in mdi_gain_arrays(mu_a, mu_b, eta_a, eta_b, p_d, e_d))
+    )
 
+
+def mdi_gain_arrays(
+    mu_a: np.ndarray,
+    mu_b: np.ndarray,
+    eta_a: np.ndarray,
+    eta_b: np.ndarray,
+    p_d: np.ndarray,
+    e_d: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The arithmetic of :func:`mdi_gains` on arrays already checked (the link kernel calls it
+    directly): ``(Q_Z, E_Z, Q_X, E_X)``."""
     arrive_a, arrive_b = eta_a * mu_a, eta_b * mu_b
     mu_prime = arrive_a + arrive_b
     log_quiet = np.log1p(-p_d)  # log(1 - p_d)
+    quiet2 = np.exp(2.0 * log_quiet)  # (1 - p_d)^2
     x = np.sqrt(arrive_a * arrive_b) / 2.0
-    i0m1_x, i0m1_2x, bessel_d = _bessel_terms(x)
+    # e^{-mu'/2} (I0(x) - 1), e^{-mu'/2} (I0(2x) - 1), e^{-mu'/2} (I0(2x) - 4 I0(x) + 3)
+    a_x, b_2x, d_x = _scaled_bessel_terms(x, mu_prime)
 
     # 1 - (1 - p_d) e^{-t} for each arm's half intensity, computed without cancellation.
     click_a = -np.expm1(log_quiet - arrive_a / 2.0)
     click_b = -np.expm1(log_quiet - arrive_b / 2.0)
-    silent = np.exp(2.0 * log_quiet - mu_prime / 2.0)  # (1-p_d)^2 e^{-mu'/2}
-    q_c = 2.0 * silent * click_a * click_b
-    q_e = 2.0 * p_d * silent * (i0m1_2x - np.expm1(log_quiet - mu_prime / 2.0))
+    half = np.exp(-mu_prime / 2.0)  # e^{-mu'/2}
+    q_c = 2.0 * quiet2 * half * click_a * click_b
+    # Q_E = 2 p_d (1-p_d)^2 [e^{-mu'/2}(I0(2x) - 1) + e^{-mu'/2}(1 - (1-p_d) e^{-mu'/2})]
+    q_e = 2.0 * p_d * quiet2 * (b_2x - half * np.expm1(log_quiet - mu_prime / 2.0))
     gain_z = q_c + q_e
     error_z = e_d * q_c + (1.0 - e_d) * q_e
 
-    y = np.exp(log_quiet - mu_prime / 4.0)
+    # y^2 = (1-p_d)^2 e^{-mu'/2}; Q_X = 2 y^2 [2 (1-y)^2 + 4 (1-y)(I0(x)-1) + (I0(2x)-4I0(x)+3)]
     one_minus_y = -np.expm1(log_quiet - mu_prime / 4.0)
-    gain_x = 2.0 * y**2 * (2.0 * one_minus_y**2 + 4.0 * one_minus_y * i0m1_x + bessel_d)
-    error_x = gain_x / 2.0 - (1.0 - 2.0 * e_d) * y**2 * i0m1_2x
+    gain_x = 2.0 * quiet2 * (2.0 * half * one_minus_y**2 + 4.0 * one_minus_y * a_x + d_x)
+    error_x = np.clip(gain_x / 2.0 - (1.0 - 2.0 * e_d) * quiet2 * b_2x, 0.0, gain_x)
 
     with np.errstate(invalid="ignore", divide="ignore"):
         qber_z = np.where(gain_z > 0, error_z / np.where(gain_z > 0, gain_z, 1.0), np.nan)
         qber_x = np.where(gain_x > 0, error_x / np.where(gain_x > 0, gain_x, 1.0), np.nan)
-    return MDIGains(
-        as_float_or_array(gain_z),
-        as_float_or_array(qber_z),
-        as_float_or_array(gain_x),
-        as_float_or_array(qber_x),
-    )
+    return gain_z, qber_z, gain_x, qber_x
 
 
 def mdi_single_photon(
-    *, transmittance_a: Any, transmittance_b: Any, dark_count_prob: Any, misalignment_error: Any
+    *, transmittance_a: Any, transmittance_b: Any, dark_count_prob: Any, misalignment_prob: Any
 ) -> tuple[Any, Any]:
     """Yield ``Y11`` and X-basis error ``e11`` of single-photon pairs.
 
-    X. Ma, M. Razavi, PRA 86, 062319 (2012), as quoted by Xu et al., NJP 15, 113007
-    (2013). ``Y11`` is the same in both bases; ``e11`` is the X-basis (phase) error that
-    enters the key rate.
+    ``Y11`` is the same in both bases; ``e11`` is the X-basis (phase) error that enters the key
+    rate.
+
+    Parameters
+    ----------
+    transmittance_a, transmittance_b : float or array_like
+        ``eta_a``, ``eta_b`` in [0, 1].
+    dark_count_prob : float or array_like
+        ``p_d`` per detector, in [0, 1).
+    misalignment_prob : float or array_like
+        ``e_d`` in [0, 0.5].
+
+    Returns
+    -------
+    (float or numpy.ndarray, float or numpy.ndarray)
+        ``Y11`` and ``e11`` (``nan`` where ``Y11 = 0``).
+
+    Raises
+    ------
+    ValueError
+        For a value out of range or not finite.
+
+    References
+    ----------
+    X. Ma, M. Razavi, Phys. Rev. A 86, 062319 (2012), as quoted by F. Xu, M. Curty, B. Qi,
+    H.-K. Lo, New J. Phys. 15, 113007 (2013), Appendix B.
 
     Examples
     --------
     >>> y11, e11 = mdi_single_photon(transmittance_a=0.145, transmittance_b=0.145,
-    ...                              dark_count_prob=3e-6, misalignment_error=0.015)
+    ...                              dark_count_prob=3e-6, misalignment_prob=0.015)
     >>> round(y11, 7), round(e11, 6)
     (0.010514, 0.015072)
     """
     eta_a = _probability(transmittance_a, "transmittance_a")
     eta_b = _probability(transmittance_b, "transmittance_b")
     p_d = _probability(dark_count_prob, "dark_count_prob")
-    e_d = _probability(misalignment_error, "misalignment_error", 0.5)
+    e_d = _probability(misalignment_prob, "misalignment_prob", 0.5)
     quiet2 = (1.0 - p_d) ** 2
     y11 = quiet2 * (
         eta_a * eta_b / 2.0
@@ -491,10 +696,20 @@ def _three(intensities: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndar
     if len(intensities) != 3:
         raise ValueError(f"{name}={intensities!r} must hold three intensities (mu, nu, omega)")
     mu, nu, omega = (_intensity(v, f"{name}[{k}]") for k, v in enumerate(intensities))
-    if np.any(nu <= omega):
-        raise ValueError(f"{name}={intensities!r}: need nu > omega >= 0")
-    if np.any(mu <= nu + omega):
-        raise ValueError(f"{name}={intensities!r}: need mu > nu + omega")
+    _require(
+        nu > omega,
+        name + " (mu, nu, omega) = ({0!r}, {1!r}, {2!r}): need nu > omega >= 0",
+        mu,
+        nu,
+        omega,
+    )
+    _require(
+        mu > nu + omega,
+        name + " (mu, nu, omega) = ({0!r}, {1!r}, {2!r}): need mu > nu + omega",
+        mu,
+        nu,
+        omega,
+    )
     return mu, nu, omega
 
 
@@ -554,8 +769,31 @@ def mdi_yield_lower_bound(*, intensities_a: Any, intensities_b: Any, gains: Any)
 
     Returns
     -------
-    float or array
+    float or numpy.ndarray
         ``Y11^L`` (may be <= 0 when nothing can be certified).
+
+    Raises
+    ------
+    ValueError
+        For intensities that violate the conditions, a wrong shape or gains outside [0, 1].
+
+    References
+    ----------
+    F. Xu, M. Curty, B. Qi, H.-K. Lo, New J. Phys. 15, 113007 (2013), Appendix A (a bound of
+    the same family); the derivation above is this package's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ints = (0.5, 0.02, 0.001)
+    >>> a, b = np.meshgrid(ints, ints, indexing="ij")
+    >>> g = mdi_gains(intensity_a=a, intensity_b=b, transmittance_a=0.1, transmittance_b=0.1,
+    ...               dark_count_prob=3e-6, misalignment_prob=0.015)
+    >>> y_low = mdi_yield_lower_bound(intensities_a=ints, intensities_b=ints, gains=g.gain_z)
+    >>> y11, _ = mdi_single_photon(transmittance_a=0.1, transmittance_b=0.1,
+    ...                            dark_count_prob=3e-6, misalignment_prob=0.015)
+    >>> bool(0.9 * y11 < y_low <= y11)
+    True
     """
     ints_a, ints_b = _three(intensities_a, "intensities_a"), _three(intensities_b, "intensities_b")
     table = _probability(gains, "gains")
@@ -579,7 +817,46 @@ def mdi_error_upper_bound(
     ``e11 <= T_E(nu_a, nu_b) / ((nu_a - omega_a)(nu_b - omega_b) Y11^L)``
     (Xu et al. 2013 use the same combination with a vacuum ``omega``). Terms with
     ``n = 0`` or ``m = 0`` (error rate 1/2) cancel exactly, and the bound tends to ``e11`` as
-    ``nu, omega -> 0``. ``nan`` where ``yield_lower <= 0``.
+    ``nu, omega -> 0``.
+
+    Parameters
+    ----------
+    intensities_a, intensities_b : sequence of three floats or arrays
+        ``(mu, nu, omega)`` of Alice and of Bob (photons per pulse), ``mu > nu + omega``,
+        ``nu > omega >= 0``.
+    gains, qbers : array_like, shape ``(3, 3, ...)``
+        Gains and QBERs of the nine intensity pairs of one basis (order mu, nu, omega).
+    yield_lower : float or array_like
+        A lower bound on ``Y11`` (e.g. from :func:`mdi_yield_lower_bound`).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        ``e11^U`` (``nan`` where ``yield_lower <= 0``).
+
+    Raises
+    ------
+    ValueError
+        For intensities that violate the conditions, a wrong shape or values outside [0, 1].
+
+    References
+    ----------
+    F. Xu, M. Curty, B. Qi, H.-K. Lo, New J. Phys. 15, 113007 (2013), Appendix A.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ints = (0.5, 0.01, 0.0)
+    >>> a, b = np.meshgrid(ints, ints, indexing="ij")
+    >>> g = mdi_gains(intensity_a=a, intensity_b=b, transmittance_a=0.01,
+    ...               transmittance_b=0.01, dark_count_prob=3e-6, misalignment_prob=0.015)
+    >>> y_low = mdi_yield_lower_bound(intensities_a=ints, intensities_b=ints, gains=g.gain_x)
+    >>> e_up = mdi_error_upper_bound(intensities_a=ints, intensities_b=ints, gains=g.gain_x,
+    ...                              qbers=g.qber_x, yield_lower=y_low)
+    >>> _, e11 = mdi_single_photon(transmittance_a=0.01, transmittance_b=0.01,
+    ...                            dark_count_prob=3e-6, misalignment_prob=0.015)
+    >>> bool(e11 <= e_up < 0.025)
+    True
     """
     ints_a, ints_b = _three(intensities_a, "intensities_a"), _three(intensities_b, "intensities_b")
     table = _probability(gains, "gains")
@@ -611,17 +888,41 @@ def mdi_three_intensity_bounds(
     coincidences make the X-basis bound loose. The phase error ``e11^U`` comes from the X basis
     (:func:`mdi_error_upper_bound` with that ``Y11^L``).
 
+    Parameters
+    ----------
+    intensities_a, intensities_b : sequence of three floats or arrays
+        ``(mu, nu, omega)`` of Alice and of Bob (photons per pulse).
+    gains_z, gains_x : array_like, shape ``(3, 3, ...)``
+        Gains of the nine intensity pairs in the Z and X bases.
+    qbers_x : array_like, shape ``(3, 3, ...)``
+        X-basis QBERs of the nine pairs.
+
+    Returns
+    -------
+    SinglePhotonBounds
+        ``Y11^L`` and ``e11_X^U``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`mdi_yield_lower_bound` and :func:`mdi_error_upper_bound`.
+
+    References
+    ----------
+    H.-K. Lo, M. Curty, B. Qi, Phys. Rev. Lett. 108, 130503 (2012); F. Xu, M. Curty, B. Qi,
+    H.-K. Lo, New J. Phys. 15, 113007 (2013).
+
     Examples
     --------
     >>> import numpy as np
     >>> ints = (0.5, 0.01, 0.0)
     >>> a, b = np.meshgrid(ints, ints, indexing="ij")
     >>> g = mdi_gains(intensity_a=a, intensity_b=b, transmittance_a=0.0145,
-    ...               transmittance_b=0.0145, dark_count_prob=3e-6, misalignment_error=0.015)
+    ...               transmittance_b=0.0145, dark_count_prob=3e-6, misalignment_prob=0.015)
     >>> bounds = mdi_three_intensity_bounds(intensities_a=ints, intensities_b=ints,
     ...     gains_z=g.gain_z, gains_x=g.gain_x, qbers_x=g.qber_x)
     >>> y11, e11 = mdi_single_photon(transmittance_a=0.0145, transmittance_b=0.0145,
-    ...                              dark_count_prob=3e-6, misalignment_error=0.015)
+    ...                              dark_count_prob=3e-6, misalignment_prob=0.015)
     >>> bool(bounds.yield_lower <= y11 and bounds.error_upper >= e11)
     True
     """

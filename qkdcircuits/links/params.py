@@ -1,14 +1,14 @@
 """Photon-level link and device parameters as validated, frozen, hashable dataclasses.
 
-The closed forms (:mod:`qkdcircuits.links.decoy`, :mod:`qkdcircuits.links.evaluation`), the Monte
-Carlo link simulation (:mod:`qkdcircuits.links.montecarlo`) and the link report
-(:mod:`qkdcircuits.links.report`) all read their inputs from these objects, so the defaults live in
-one place: the two reference sets
+The closed forms (:mod:`qkdcircuits.links.decoy`, :mod:`qkdcircuits.links.evaluation`), the batch
+layer (:mod:`qkdcircuits.links.batch`), the Monte Carlo link simulation
+(:mod:`qkdcircuits.links.montecarlo`) and the link report (:mod:`qkdcircuits.links.report`) all
+read their inputs from these objects, so the defaults live in one place: the two reference sets
 :meth:`BB84DecoyParams.gys` and :meth:`MDIParams.xu2013`.
 
 Every object is frozen and hashable (usable as a cache key), converts to a JSON-ready ``dict``
 with ``to_dict()`` and back with ``from_dict()``, and can be modified with
-:func:`with_overrides` from flat or dotted names (``"ec_efficiency"``,
+:func:`with_overrides` from flat or dotted names (``"ec_inefficiency"``,
 ``"detector.dark_count_prob"``), which is what the ``abft-qkd keyrate --set`` option uses.
 
 Conventions
@@ -19,17 +19,19 @@ Conventions
 * The transmittance of a link is ``eta = eta_det * 10**(-(alpha L + extra_loss_db)/10)``: fibre
   loss ``alpha`` in dB/km over ``L`` km, an extra loss term for free-space or fluctuating loss,
   and the detector efficiency ``eta_det`` (which includes the receiver's internal loss).
-* ``misalignment_error`` ``e_d`` is the probability that a pulse reaches the measurement in the
+* ``misalignment_prob`` (``e_d``) is the probability that a pulse reaches the measurement in the
   state orthogonal to the one prepared (same basis), as in the closed forms of Ma, Qi, Zhao, Lo
   (PRA 72, 012326 (2005)) and Xu, Curty, Qi, Lo (New J. Phys. 15, 113007 (2013)); see
   :mod:`qkdcircuits.links.montecarlo` for how it maps onto the circuits.
+* ``ec_inefficiency`` (``f >= 1``) is the error-correction inefficiency: error correction leaks
+  ``f H2(E)`` bits per sifted bit (``f = 1`` is the Shannon limit).
 
 Examples
 --------
 >>> p = BB84DecoyParams.gys()
 >>> round(p.background_yield, 10)
 1.7e-06
->>> MDIParams.xu2013().with_length(40.0, relay_fraction=0.25).channel_a.length_km
+>>> MDIParams.xu2013().with_length(length_km=40.0, relay_fraction=0.25).channel_a.length_km
 10.0
 """
 
@@ -38,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,13 +74,18 @@ INTENSITY_NAMES: tuple[str, str, str] = ("mu", "nu", "omega")
 # GYS: Y0 = 1.7e-6 is the background yield of Bob's two detectors, Y0 = 1 - (1 - p_d)**2.
 _GYS_DARK_COUNT_PROB = 1.0 - math.sqrt(1.0 - 1.7e-6)
 
-_ALIASES = {
+ALIASES: dict[str, str] = {
     "mu": "signal_intensity",
     "nu": "decoy_intensity",
     "omega": "weak_decoy_intensity",
-    "e_d": "misalignment_error",
+    "e_d": "misalignment_prob",
+    "f": "ec_inefficiency",
     "detector_efficiency": "efficiency",
 }
+"""Short names accepted by :func:`with_overrides` (and ``abft-qkd keyrate --set``)."""
+
+PROBABILITY_SUM_TOLERANCE = 1e-9
+"""Absolute tolerance on ``signal_prob + decoy_prob + weak_decoy_prob == 1``."""
 
 
 def _set(obj: Any, name: str, value: Any) -> None:
@@ -91,17 +99,25 @@ class WeakCoherentSource:
     Parameters
     ----------
     signal_intensity : float
-        Mean photon number ``mu`` of the signal pulses (> 0).
+        Mean photon number ``mu`` of the signal pulses (photons per pulse, > 0).
     decoy_intensity : float
-        Mean photon number ``nu`` of the decoy pulses (>= 0).
+        Mean photon number ``nu`` of the decoy pulses (photons per pulse, >= 0).
     weak_decoy_intensity : float
-        Mean photon number ``omega`` of the weakest decoy (>= 0; 0 is a vacuum decoy).
+        Mean photon number ``omega`` of the weakest decoy (photons per pulse, >= 0; 0 is a
+        vacuum decoy).
     signal_prob, decoy_prob, weak_decoy_prob : float
         Probability that a pulse is sent with each intensity; they must sum to 1. Only the Monte
         Carlo simulation uses them (the closed forms are asymptotic, where the decoy fraction
         does not enter the rate per signal pulse).
     repetition_rate_hz : float
-        Pulses per second (> 0); converts a key rate per pulse into bits per second.
+        Pulses per second (Hz, > 0); converts a key rate per pulse into bits per second.
+
+    Raises
+    ------
+    ValueError
+        For a value out of range (the message names the field and the value).
+    TypeError
+        For a value that is not a real number.
 
     Examples
     --------
@@ -124,7 +140,7 @@ class WeakCoherentSource:
         for name in ("signal_prob", "decoy_prob", "weak_decoy_prob"):
             _set(self, name, check_probability(getattr(self, name), name))
         total = self.signal_prob + self.decoy_prob + self.weak_decoy_prob
-        if not math.isclose(total, 1.0, rel_tol=0.0, abs_tol=1e-9):
+        if not math.isclose(total, 1.0, rel_tol=0.0, abs_tol=PROBABILITY_SUM_TOLERANCE):
             raise ValueError(
                 f"signal_prob + decoy_prob + weak_decoy_prob = {total!r} must equal 1 "
                 f"(got {self.signal_prob!r}, {self.decoy_prob!r}, {self.weak_decoy_prob!r})"
@@ -139,7 +155,7 @@ class WeakCoherentSource:
 
     @property
     def intensities(self) -> tuple[float, float, float]:
-        """``(mu, nu, omega)``."""
+        """``(mu, nu, omega)`` in photons per pulse."""
         return (self.signal_intensity, self.decoy_intensity, self.weak_decoy_intensity)
 
     @property
@@ -162,6 +178,13 @@ class FiberChannel:
         Additional loss in dB (>= 0): free-space, connectors, turbulence (a fluctuating loss
         enters through its value for the link being evaluated).
 
+    Raises
+    ------
+    ValueError
+        For a negative or non-finite value.
+    TypeError
+        For a value that is not a real number.
+
     Examples
     --------
     >>> round(FiberChannel(length_km=50.0, loss_db_per_km=0.2).transmittance, 6)
@@ -183,15 +206,52 @@ class FiberChannel:
 
     @property
     def transmittance(self) -> float:
-        """Channel transmittance ``10**(-loss_db/10)``."""
+        """Channel transmittance ``10**(-loss_db/10)`` (dimensionless)."""
         return 10.0 ** (-self.loss_db / 10.0)
 
-    def transmittance_at(self, length_km: Any) -> np.ndarray:
-        """Transmittance for other fibre lengths (array-like, km), same loss per km and extra."""
-        length = np.asarray(length_km, dtype=float)
-        if np.any(~np.isfinite(length)) or np.any(length < 0):
-            raise ValueError(f"length_km={length_km!r} must be finite and >= 0")
+    def transmittance_at(self, *, length_km: Any) -> np.ndarray:
+        """Transmittance at other fibre lengths, same loss per km and extra loss.
+
+        Parameters
+        ----------
+        length_km : float or array_like
+            Fibre lengths in km (finite, >= 0).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``10**(-(alpha L + extra_loss_db)/10)`` for every length.
+
+        Raises
+        ------
+        ValueError
+            For a negative or non-finite length.
+
+        Examples
+        --------
+        >>> FiberChannel(loss_db_per_km=0.2).transmittance_at(length_km=[0.0, 50.0]).tolist()
+        [1.0, 0.1]
+        """
+        length = check_lengths(length_km, "length_km")
         return 10.0 ** (-(self.loss_db_per_km * length + self.extra_loss_db) / 10.0)
+
+
+def real_array(value: Any, name: str) -> np.ndarray:
+    """``value`` as a float array; ``TypeError`` naming ``name`` for booleans and non-numbers."""
+    if isinstance(value, bool) or (isinstance(value, np.ndarray) and value.dtype == bool):
+        raise TypeError(f"{name}={value!r} must be a real number or an array of them")
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}={value!r} must be a real number or an array of them") from exc
+
+
+def check_lengths(value: Any, name: str) -> np.ndarray:
+    """``value`` as a float array of finite, non-negative lengths (km), or ``ValueError``."""
+    array = real_array(value, name)
+    if np.any(~np.isfinite(array)) or np.any(array < 0):
+        raise ValueError(f"{name}={value!r} must be finite and >= 0 (km)")
+    return array
 
 
 @dataclass(frozen=True)
@@ -205,12 +265,20 @@ class Detector:
     dark_count_prob : float
         Probability of a dark (or background) click per detector per pulse, in [0, 1).
     dead_time_s : float or None
-        Dead time after a click in seconds; ``None`` ignores dead time. It only reduces the key
-        rate per second (see :meth:`live_fraction`).
+        Dead time after a click in seconds (>= 0); ``None`` ignores dead time. It only reduces
+        the key rate per second (see :meth:`live_fraction`).
+
+    Raises
+    ------
+    ValueError
+        For a value out of range.
+    TypeError
+        For a value that is not a real number.
 
     Examples
     --------
-    >>> Detector(efficiency=0.1, dark_count_prob=1e-6).live_fraction(0.01, 1e9)
+    >>> Detector(efficiency=0.1, dark_count_prob=1e-6).live_fraction(
+    ...     click_prob=0.01, repetition_rate_hz=1e9)
     1.0
     """
 
@@ -228,19 +296,51 @@ class Detector:
         if self.dead_time_s is not None:
             _set(self, "dead_time_s", check_non_negative(self.dead_time_s, "dead_time_s"))
 
-    def live_fraction(self, click_prob: Any, repetition_rate_hz: float) -> Any:
+    def live_fraction(self, *, click_prob: Any, repetition_rate_hz: float) -> Any:
         """Fraction of pulses that find the detection system live (non-paralysable dead time).
 
         With a true click rate ``n = click_prob * repetition_rate_hz`` and dead time ``tau``
-        the registered rate is ``n / (1 + n tau)`` (non-paralysable model, G. F. Knoll,
-        *Radiation Detection and Measurement*, 4th ed., Wiley (2010), ch. 4, dead time),
-        so a fraction ``1 / (1 + n tau)`` of the pulses is usable. We treat the whole detection
-        system as dead after any click (a conservative choice for a shared time tagger).
+        the registered rate is ``n / (1 + n tau)``, so a fraction ``1 / (1 + n tau)`` of the
+        pulses is usable. The whole detection system is treated as dead after any click (a
+        conservative choice for a shared time tagger).
+
+        Parameters
+        ----------
+        click_prob : float or array_like
+            Probability per pulse that any detector fires.
+        repetition_rate_hz : float
+            Pulses per second (Hz).
+
+        Returns
+        -------
+        float or numpy.ndarray
+            The live fraction, in (0, 1].
+
+        References
+        ----------
+        G. F. Knoll, *Radiation Detection and Measurement*, 4th ed., Wiley (2010), ch. 4
+        (non-paralysable dead time).
+
+        Examples
+        --------
+        >>> round(Detector(dead_time_s=1e-6).live_fraction(
+        ...     click_prob=0.01, repetition_rate_hz=1e8), 6)
+        0.5
         """
-        rate = np.asarray(click_prob, dtype=float) * float(repetition_rate_hz)
-        tau = 0.0 if self.dead_time_s is None else self.dead_time_s
-        fraction = 1.0 / (1.0 + rate * tau)
-        return fraction if fraction.ndim else float(fraction)
+        return live_fraction(
+            click_prob=click_prob,
+            repetition_rate_hz=repetition_rate_hz,
+            dead_time_s=0.0 if self.dead_time_s is None else self.dead_time_s,
+        )
+
+
+def live_fraction(*, click_prob: Any, repetition_rate_hz: Any, dead_time_s: Any) -> Any:
+    """``1 / (1 + click_prob * repetition_rate_hz * dead_time_s)``, broadcast (see
+    :meth:`Detector.live_fraction`); a ``nan`` dead time means none."""
+    tau = np.nan_to_num(np.asarray(dead_time_s, dtype=float), nan=0.0)
+    rate = np.asarray(click_prob, dtype=float) * np.asarray(repetition_rate_hz, dtype=float)
+    fraction = 1.0 / (1.0 + rate * tau)
+    return fraction if fraction.ndim else float(fraction)
 
 
 def _check_type(value: Any, name: str, cls: type) -> None:
@@ -249,12 +349,12 @@ def _check_type(value: Any, name: str, cls: type) -> None:
 
 
 def _check_common(obj: Any) -> None:
-    _set(obj, "misalignment_error", check_probability(obj.misalignment_error, "misalignment_error"))
-    if obj.misalignment_error > 0.5:
-        raise ValueError(f"misalignment_error={obj.misalignment_error!r} not in [0, 0.5]")
-    _set(obj, "ec_efficiency", check_real(obj.ec_efficiency, "ec_efficiency"))
-    if obj.ec_efficiency < 1.0:
-        raise ValueError(f"ec_efficiency={obj.ec_efficiency!r} must be >= 1 (Shannon limit)")
+    _set(obj, "misalignment_prob", check_probability(obj.misalignment_prob, "misalignment_prob"))
+    if obj.misalignment_prob > 0.5:
+        raise ValueError(f"misalignment_prob={obj.misalignment_prob!r} not in [0, 0.5]")
+    _set(obj, "ec_inefficiency", check_real(obj.ec_inefficiency, "ec_inefficiency"))
+    if obj.ec_inefficiency < 1.0:
+        raise ValueError(f"ec_inefficiency={obj.ec_inefficiency!r} must be >= 1 (Shannon limit)")
     _set(obj, "sifting_factor", check_probability(obj.sifting_factor, "sifting_factor"))
     if obj.sifting_factor == 0.0:
         raise ValueError("sifting_factor=0.0 must be > 0")
@@ -273,12 +373,19 @@ class BB84DecoyParams:
         Alice-to-Bob channel.
     detector : Detector
         Bob's two threshold detectors (one per outcome of his basis).
-    misalignment_error : float
-        ``e_d`` in [0, 0.5].
-    ec_efficiency : float
+    misalignment_prob : float
+        ``e_d``, probability in [0, 0.5] that a pulse arrives in the orthogonal state.
+    ec_inefficiency : float
         Error-correction inefficiency ``f >= 1`` (leakage ``f H2(E)`` per sifted bit).
     sifting_factor : float
-        ``q`` in the GLLP rate (1/2 for standard BB84 with unbiased bases).
+        ``q`` in (0, 1] in the GLLP rate (1/2 for standard BB84 with unbiased bases).
+
+    Raises
+    ------
+    ValueError
+        For a value out of range.
+    TypeError
+        For a component of the wrong type.
 
     Examples
     --------
@@ -294,8 +401,8 @@ class BB84DecoyParams:
     detector: Detector = field(
         default_factory=lambda: Detector(efficiency=0.045, dark_count_prob=_GYS_DARK_COUNT_PROB)
     )
-    misalignment_error: float = 0.033
-    ec_efficiency: float = 1.22
+    misalignment_prob: float = 0.033
+    ec_inefficiency: float = 1.22
     sifting_factor: float = 0.5
 
     def __post_init__(self) -> None:
@@ -304,7 +411,7 @@ class BB84DecoyParams:
         _check_common(self)
 
     @classmethod
-    def gys(cls, length_km: float = 0.0) -> BB84DecoyParams:
+    def gys(cls, *, length_km: float = 0.0) -> BB84DecoyParams:
         """The GYS parameter set used by Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005).
 
         From the experiment of Gobby, Yuan, Shields, Appl. Phys. Lett. 84, 3762 (2004):
@@ -313,8 +420,22 @@ class BB84DecoyParams:
         detectors, ``1 - (1 - p_d)**2``, so ``p_d = 1 - sqrt(1 - Y0)``. The decoy intensities
         (``nu = 0.1``, vacuum) and the repetition rate (100 MHz) are this package's choices.
         These are also the dataclass defaults: ``BB84DecoyParams.gys() == BB84DecoyParams()``.
+
+        Parameters
+        ----------
+        length_km : float
+            Channel length in km.
+
+        Returns
+        -------
+        BB84DecoyParams
+
+        Examples
+        --------
+        >>> BB84DecoyParams.gys(length_km=20.0).length_km
+        20.0
         """
-        return cls().with_length(length_km)
+        return cls().with_length(length_km=length_km)
 
     @property
     def protocol(self) -> str:
@@ -336,23 +457,97 @@ class BB84DecoyParams:
         """``eta = eta_Bob 10**(-loss/10)`` at the channel's own length."""
         return self.channel.transmittance * self.detector.efficiency
 
-    def transmittance_at(self, length_km: Any) -> np.ndarray:
-        """``eta`` for an array of channel lengths in km."""
-        return self.channel.transmittance_at(length_km) * self.detector.efficiency
+    def transmittance_at(self, *, length_km: Any) -> np.ndarray:
+        """``eta = eta_Bob 10**(-loss/10)`` for other channel lengths.
 
-    def with_length(self, length_km: float) -> BB84DecoyParams:
-        """A copy with the channel length set to ``length_km``."""
+        Parameters
+        ----------
+        length_km : float or array_like
+            Channel lengths in km.
+
+        Returns
+        -------
+        numpy.ndarray
+
+        Raises
+        ------
+        ValueError
+            For a negative or non-finite length.
+
+        Examples
+        --------
+        >>> BB84DecoyParams.gys().transmittance_at(length_km=[0.0]).tolist()
+        [0.045]
+        """
+        return self.channel.transmittance_at(length_km=length_km) * self.detector.efficiency
+
+    def with_length(self, *, length_km: float) -> BB84DecoyParams:
+        """A copy with the channel length set to ``length_km`` (km).
+
+        Parameters
+        ----------
+        length_km : float
+            New channel length in km (>= 0).
+
+        Returns
+        -------
+        BB84DecoyParams
+
+        Raises
+        ------
+        ValueError
+            For a negative or non-finite length.
+
+        Examples
+        --------
+        >>> BB84DecoyParams.gys().with_length(length_km=5.0).length_km
+        5.0
+        """
         return dataclasses.replace(
             self, channel=dataclasses.replace(self.channel, length_km=length_km)
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready nested ``dict`` of every field (``from_dict`` inverts it)."""
+        """JSON-ready nested ``dict`` of every field (``from_dict`` inverts it).
+
+        Returns
+        -------
+        dict
+            ``{"protocol": "bb84-decoy", "source": {...}, ...}``.
+
+        Examples
+        --------
+        >>> BB84DecoyParams.gys().to_dict()["channel"]["loss_db_per_km"]
+        0.21
+        """
         return {"protocol": self.protocol, **dataclasses.asdict(self)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BB84DecoyParams:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        data : dict
+            Output of :meth:`to_dict` (missing fields take their defaults).
+
+        Returns
+        -------
+        BB84DecoyParams
+
+        Raises
+        ------
+        ValueError
+            For an unknown field, a protocol mismatch or an invalid value.
+        TypeError
+            If ``data`` (or a nested entry) is not a dict.
+
+        Examples
+        --------
+        >>> p = BB84DecoyParams.gys(length_km=3.0)
+        >>> BB84DecoyParams.from_dict(p.to_dict()) == p
+        True
+        """
         return _from_dict(cls, data)
 
 
@@ -366,18 +561,26 @@ class MDIParams:
     Parameters
     ----------
     source_a, source_b : WeakCoherentSource
-        Alice's and Bob's sources (intensities may differ, e.g. for an asymmetric relay).
+        Alice's and Bob's sources (intensities may differ, e.g. for an asymmetric relay); their
+        repetition rates must be equal.
     channel_a, channel_b : FiberChannel
         Alice-to-Charlie and Bob-to-Charlie channels.
     detector : Detector
         Charlie's four threshold detectors (all identical).
-    misalignment_error : float
-        ``e_d`` in [0, 0.5].
-    ec_efficiency : float
+    misalignment_prob : float
+        ``e_d``, probability in [0, 0.5] that a pulse arrives in the orthogonal state.
+    ec_inefficiency : float
         Error-correction inefficiency ``f >= 1``.
     sifting_factor : float
-        Fraction of signal pulse pairs kept for the key (1 in the asymptotic, efficient
-        protocol of Xu et al. 2013, where almost all pulses are Z-basis signals).
+        Fraction of signal pulse pairs kept for the key, in (0, 1] (1 in the asymptotic,
+        efficient protocol of Xu et al. 2013, where almost all pulses are Z-basis signals).
+
+    Raises
+    ------
+    ValueError
+        For a value out of range or unequal repetition rates.
+    TypeError
+        For a component of the wrong type.
 
     Examples
     --------
@@ -393,8 +596,8 @@ class MDIParams:
     detector: Detector = field(
         default_factory=lambda: Detector(efficiency=0.145, dark_count_prob=3e-6)
     )
-    misalignment_error: float = 0.015
-    ec_efficiency: float = 1.16
+    misalignment_prob: float = 0.015
+    ec_inefficiency: float = 1.16
     sifting_factor: float = 1.0
 
     def __post_init__(self) -> None:
@@ -411,15 +614,30 @@ class MDIParams:
             )
 
     @classmethod
-    def xu2013(cls, length_km: float = 0.0, relay_fraction: float = 0.5) -> MDIParams:
+    def xu2013(cls, *, length_km: float = 0.0, relay_fraction: float = 0.5) -> MDIParams:
         """The MDI-QKD parameter set of Xu, Curty, Qi, Lo, New J. Phys. 15, 113007 (2013).
 
         ``e_d = 0.015``, ``p_d = 3e-6``, ``eta_d = 0.145``, ``f = 1.16``, ``alpha = 0.2``
-        dB/km, signal ``mu = 0.5``; Charlie at ``relay_fraction`` of the way from Alice (the
-        middle by default). Decoys (``nu = 0.1``, vacuum) and the 100 MHz repetition rate are
-        this package's choices. These are also the dataclass defaults.
+        dB/km, signal ``mu = 0.5``. Decoys (``nu = 0.1``, vacuum) and the 100 MHz repetition
+        rate are this package's choices. These are also the dataclass defaults.
+
+        Parameters
+        ----------
+        length_km : float
+            Alice-to-Bob length in km.
+        relay_fraction : float
+            Charlie's position as a fraction of ``length_km`` from Alice, in [0, 1].
+
+        Returns
+        -------
+        MDIParams
+
+        Examples
+        --------
+        >>> MDIParams.xu2013(length_km=100.0, relay_fraction=0.2).length_a_km
+        20.0
         """
-        return cls().with_length(length_km, relay_fraction=relay_fraction)
+        return cls().with_length(length_km=length_km, relay_fraction=relay_fraction)
 
     @property
     def protocol(self) -> str:
@@ -451,15 +669,62 @@ class MDIParams:
         """``eta_b = eta_d 10**(-loss_B/10)``."""
         return self.channel_b.transmittance * self.detector.efficiency
 
-    def with_length(self, length_km: float, *, relay_fraction: float = 0.5) -> MDIParams:
-        """A copy with total length ``length_km`` and Charlie ``relay_fraction`` from Alice."""
+    @property
+    def is_symmetric(self) -> bool:
+        """Whether swapping Alice and Bob leaves the link unchanged (same sources and arms)."""
+        return self.source_a == self.source_b and self.channel_a == self.channel_b
+
+    def with_length(self, *, length_km: float, relay_fraction: float = 0.5) -> MDIParams:
+        """A copy with total length ``length_km`` and Charlie ``relay_fraction`` from Alice.
+
+        Parameters
+        ----------
+        length_km : float
+            Alice-to-Bob length in km (>= 0).
+        relay_fraction : float
+            Charlie's position as a fraction of the length from Alice, in [0, 1].
+
+        Returns
+        -------
+        MDIParams
+
+        Raises
+        ------
+        ValueError
+            For a negative length or a fraction outside [0, 1].
+
+        Examples
+        --------
+        >>> MDIParams.xu2013().with_length(length_km=30.0, relay_fraction=0.1).length_b_km
+        27.0
+        """
         length_km = check_non_negative(length_km, "length_km")
         relay_fraction = check_probability(relay_fraction, "relay_fraction")
         length_a = relay_fraction * length_km
         return self.with_lengths(length_a_km=length_a, length_b_km=length_km - length_a)
 
     def with_lengths(self, *, length_a_km: float, length_b_km: float) -> MDIParams:
-        """A copy with ``L_A = length_a_km`` and ``L_B = length_b_km``."""
+        """A copy with ``L_A = length_a_km`` and ``L_B = length_b_km`` (km).
+
+        Parameters
+        ----------
+        length_a_km, length_b_km : float
+            Arm lengths in km (>= 0).
+
+        Returns
+        -------
+        MDIParams
+
+        Raises
+        ------
+        ValueError
+            For a negative or non-finite length.
+
+        Examples
+        --------
+        >>> MDIParams.xu2013().with_lengths(length_a_km=5.0, length_b_km=80.0).length_km
+        85.0
+        """
         return dataclasses.replace(
             self,
             channel_a=dataclasses.replace(self.channel_a, length_km=length_a_km),
@@ -467,20 +732,75 @@ class MDIParams:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready nested ``dict`` of every field (``from_dict`` inverts it)."""
+        """JSON-ready nested ``dict`` of every field (``from_dict`` inverts it).
+
+        Returns
+        -------
+        dict
+            ``{"protocol": "mdi", "source_a": {...}, ...}``.
+
+        Examples
+        --------
+        >>> MDIParams.xu2013().to_dict()["detector"]["efficiency"]
+        0.145
+        """
         return {"protocol": self.protocol, **dataclasses.asdict(self)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MDIParams:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        data : dict
+            Output of :meth:`to_dict` (missing fields take their defaults).
+
+        Returns
+        -------
+        MDIParams
+
+        Raises
+        ------
+        ValueError
+            For an unknown field, a protocol mismatch or an invalid value.
+        TypeError
+            If ``data`` (or a nested entry) is not a dict.
+
+        Examples
+        --------
+        >>> p = MDIParams.xu2013(length_km=7.0, relay_fraction=0.25)
+        >>> MDIParams.from_dict(p.to_dict()) == p
+        True
+        """
         return _from_dict(cls, data)
 
 
 LinkParams = BB84DecoyParams | MDIParams
+"""Either parameter class."""
 
 
 def default_params(protocol: str) -> LinkParams:
-    """The reference parameter set of ``protocol`` (``"bb84-decoy"``: GYS; ``"mdi"``: Xu 2013)."""
+    """The reference parameter set of a protocol.
+
+    Parameters
+    ----------
+    protocol : {"bb84-decoy", "mdi"}
+        ``"bb84-decoy"`` gives :meth:`BB84DecoyParams.gys`, ``"mdi"`` :meth:`MDIParams.xu2013`.
+
+    Returns
+    -------
+    BB84DecoyParams or MDIParams
+
+    Raises
+    ------
+    ValueError
+        For an unknown protocol.
+
+    Examples
+    --------
+    >>> default_params("mdi") == MDIParams.xu2013()
+    True
+    """
     if protocol == "bb84-decoy":
         return BB84DecoyParams.gys()
     if protocol == "mdi":
@@ -489,8 +809,30 @@ def default_params(protocol: str) -> LinkParams:
 
 
 def params_from_dict(data: dict[str, Any]) -> LinkParams:
-    """Rebuild a parameter object from ``to_dict()`` output (dispatches on ``"protocol"``)."""
-    if not isinstance(data, dict):
+    """Rebuild a parameter object from ``to_dict()`` output (dispatches on ``"protocol"``).
+
+    Parameters
+    ----------
+    data : mapping
+        A ``to_dict()`` result (a frozen one from a report's ``parameters`` too).
+
+    Returns
+    -------
+    BB84DecoyParams or MDIParams
+
+    Raises
+    ------
+    ValueError
+        For a missing or unknown protocol, an unknown field or an invalid value.
+    TypeError
+        If ``data`` is not a dict.
+
+    Examples
+    --------
+    >>> params_from_dict(MDIParams.xu2013().to_dict()) == MDIParams.xu2013()
+    True
+    """
+    if not isinstance(data, Mapping):
         raise TypeError(f"data={data!r} must be a dict")
     protocol = data.get("protocol")
     if protocol == "bb84-decoy":
@@ -501,8 +843,8 @@ def params_from_dict(data: dict[str, Any]) -> LinkParams:
 
 
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
-    if not isinstance(data, dict):
-        raise TypeError(f"data={data!r} must be a dict")
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{cls.__name__} data={data!r} must be a dict")
     kwargs = {}
     names = {f.name: f for f in dataclasses.fields(cls)}
     for key, value in data.items():
@@ -526,6 +868,87 @@ _NESTED: dict[str, type] = {
     "channel_b": FiberChannel,
     "detector": Detector,
 }
+
+
+def _source_columns(suffix: str, prefix: str) -> dict[str, str]:
+    names = (
+        "signal_intensity",
+        "decoy_intensity",
+        "weak_decoy_intensity",
+        "signal_prob",
+        "decoy_prob",
+        "weak_decoy_prob",
+    )
+    return {f"{name}{suffix}": f"{prefix}.{name}" for name in names}
+
+
+_DEVICE_COLUMNS = {
+    "detector_efficiency": "detector.efficiency",
+    "dark_count_prob": "detector.dark_count_prob",
+    "dead_time_s": "detector.dead_time_s",
+    "misalignment_prob": "misalignment_prob",
+    "ec_inefficiency": "ec_inefficiency",
+    "sifting_factor": "sifting_factor",
+}
+
+COLUMNS: dict[str, dict[str, str]] = {
+    "bb84-decoy": {
+        "length_km": "channel.length_km",
+        "loss_db_per_km": "channel.loss_db_per_km",
+        "extra_loss_db": "channel.extra_loss_db",
+        **_DEVICE_COLUMNS,
+        **_source_columns("", "source"),
+        "repetition_rate_hz": "source.repetition_rate_hz",
+    },
+    "mdi": {
+        "length_a_km": "channel_a.length_km",
+        "length_b_km": "channel_b.length_km",
+        "loss_a_db_per_km": "channel_a.loss_db_per_km",
+        "loss_b_db_per_km": "channel_b.loss_db_per_km",
+        "extra_loss_a_db": "channel_a.extra_loss_db",
+        "extra_loss_b_db": "channel_b.extra_loss_db",
+        **_DEVICE_COLUMNS,
+        **_source_columns("_a", "source_a"),
+        **_source_columns("_b", "source_b"),
+        "repetition_rate_hz": "source_a.repetition_rate_hz",
+    },
+}
+"""Flat column names of each protocol's parameters (the fields of
+:class:`~qkdcircuits.links.batch.LinkArray`) and the dataclass path each one reads.
+
+Per-arm MDI-QKD quantities carry the arm letter before the unit (``length_a_km``,
+``loss_a_db_per_km``, ``extra_loss_a_db``) or as a suffix when they have none
+(``signal_intensity_a``); the repetition rate is shared by both sources. A detector without
+dead time (``dead_time_s=None``) has ``nan`` in its column.
+"""
+
+
+def params_to_columns(params: LinkParams) -> dict[str, float]:
+    """The flat column values (floats; ``nan`` for no dead time) of one parameter object."""
+    values = {}
+    for column, path in COLUMNS[params.protocol].items():
+        value: Any = params
+        for part in path.split("."):
+            value = getattr(value, part)
+        values[column] = math.nan if value is None else float(value)
+    return values
+
+
+def params_from_columns(protocol: str, values: dict[str, Any]) -> LinkParams:
+    """Inverse of :func:`params_to_columns` (validated like any new object)."""
+    nested: dict[str, Any] = {"protocol": protocol}
+    for column, path in COLUMNS[protocol].items():
+        value = float(values[column])
+        if column == "dead_time_s" and math.isnan(value):
+            value = None
+        *parents, leaf = path.split(".")
+        node = nested
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    if protocol == "mdi":
+        nested["source_b"]["repetition_rate_hz"] = nested["source_a"]["repetition_rate_hz"]
+    return params_from_dict(nested)
 
 
 def _leaf_paths(obj: Any, prefix: str = "") -> list[str]:
@@ -575,31 +998,47 @@ def with_overrides(params: LinkParams, overrides: dict[str, Any]) -> LinkParams:
     A dotted name (``"detector.dark_count_prob"``, ``"source_a.signal_intensity"``) sets one
     field. A bare name sets every field of that name at any depth: for MDI-QKD
     ``"signal_intensity"`` sets both sources and ``"loss_db_per_km"`` both channels. Aliases:
-    ``mu``, ``nu``, ``omega`` (the three intensities), ``e_d`` (``misalignment_error``) and
-    ``detector_efficiency`` (``efficiency``). String values are parsed as numbers (``"none"``
-    clears ``dead_time_s``). All overrides are applied together and the result is validated like
-    any new object.
+    ``mu``, ``nu``, ``omega`` (the three intensities), ``e_d`` (``misalignment_prob``), ``f``
+    (``ec_inefficiency``) and ``detector_efficiency`` (``efficiency``); see :data:`ALIASES`.
+    String values are parsed as numbers (``"none"`` clears ``dead_time_s``). All overrides are
+    applied together and the result is validated like any new object.
+
+    Parameters
+    ----------
+    params : BB84DecoyParams or MDIParams
+        The link to modify.
+    overrides : dict of str to number or str
+        Field name (bare, dotted or alias) to new value, in the field's unit.
+
+    Returns
+    -------
+    BB84DecoyParams or MDIParams
+        A new, validated object.
 
     Raises
     ------
     ValueError
         For an unknown name (the message lists the valid ones) or an invalid value.
+    TypeError
+        If ``params`` is not a parameter object, a name is not a string or a value not a number.
 
     Examples
     --------
-    >>> p = with_overrides(MDIParams.xu2013(), {"mu": "0.4", "ec_efficiency": 1.1})
-    >>> p.source_b.signal_intensity, p.ec_efficiency
+    >>> p = with_overrides(MDIParams.xu2013(), {"mu": "0.4", "ec_inefficiency": 1.1})
+    >>> p.source_b.signal_intensity, p.ec_inefficiency
     (0.4, 1.1)
     """
     if not isinstance(params, BB84DecoyParams | MDIParams):
         raise TypeError(f"params={params!r} must be BB84DecoyParams or MDIParams")
+    if not isinstance(overrides, dict):
+        raise TypeError(f"overrides={overrides!r} must be a dict of name to value")
     leaves = _leaf_paths(params)
     changes: dict[str, Any] = {}
     for raw_name, raw_value in overrides.items():
         if not isinstance(raw_name, str):
             raise TypeError(f"override name {raw_name!r} must be a string")
         parts = raw_name.split(".")
-        parts[-1] = _ALIASES.get(parts[-1], parts[-1])
+        parts[-1] = ALIASES.get(parts[-1], parts[-1])
         name = ".".join(parts)
         if "." in name:
             targets = [name] if name in leaves else []
@@ -609,7 +1048,7 @@ def with_overrides(params: LinkParams, overrides: dict[str, Any]) -> LinkParams:
             bare = sorted({path.rsplit(".", 1)[-1] for path in leaves})
             raise ValueError(
                 f"unknown parameter {raw_name!r} for protocol {params.protocol!r}; valid names: "
-                f"{', '.join(bare + sorted(_ALIASES))} or dotted paths such as {leaves[0]!r}"
+                f"{', '.join(bare + sorted(ALIASES))} or dotted paths such as {leaves[0]!r}"
             )
         value = _coerce(raw_value, name)
         for target in targets:

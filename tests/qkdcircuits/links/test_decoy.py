@@ -24,6 +24,7 @@ from qkdcircuits import (
     mdi_three_intensity_bounds,
     mdi_yield_lower_bound,
 )
+from tests.qkdcircuits.links.reference import mdi_gains_mp
 
 # GYS (Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005)) and the MDI set of Xu et al. (NJP 15 (2013)).
 GYS = {"alpha": 0.21, "eta_bob": 0.045, "y0": 1.7e-6, "e_d": 0.033}
@@ -44,13 +45,13 @@ def bb84(intensity, eta):
         intensity=intensity,
         transmittance=eta,
         background_yield=GYS["y0"],
-        misalignment_error=GYS["e_d"],
+        misalignment_prob=GYS["e_d"],
     )
     return q, eq / q
 
 
 def mdi(mu_a, mu_b, eta_a, eta_b, **overrides):
-    kw = {"dark_count_prob": XU["p_d"], "misalignment_error": XU["e_d"], **overrides}
+    kw = {"dark_count_prob": XU["p_d"], "misalignment_prob": XU["e_d"], **overrides}
     return mdi_gains(
         intensity_a=mu_a, intensity_b=mu_b, transmittance_a=eta_a, transmittance_b=eta_b, **kw
     )
@@ -64,19 +65,34 @@ def test_bb84_gys_reference_point():
     q, e = bb84(0.48, gys_eta(0.0))
     assert q == pytest.approx(2.1370e-2, rel=5e-5)
     assert e == pytest.approx(0.033037, rel=2e-5)
-    # and exactly the formulas Q = Y0 + 1 - exp(-eta mu), E Q = Y0/2 + e_d (1 - exp(-eta mu))
+    # and exactly the threshold-detector formulas Q = 1 - (1 - Y0) exp(-eta mu) (Ma et al.,
+    # Eq. (3) summed without dropping Y0 eta) and E Q = Y0/2 + e_d (1 - exp(-eta mu)) (Eq. (8))
     eta = 0.045
-    assert q == pytest.approx(1.7e-6 + 1 - math.exp(-eta * 0.48), rel=1e-14)
+    assert q == pytest.approx(1 - (1 - 1.7e-6) * math.exp(-eta * 0.48), rel=1e-14)
     assert e * q == pytest.approx(0.85e-6 + 0.033 * (1 - math.exp(-eta * 0.48)), rel=1e-14)
+
+
+@pytest.mark.parametrize("y0", [0.0, 1.7e-6, 0.3, 1.0])
+@pytest.mark.parametrize("eta_mu", [0.0, 1e-9, 0.5, 45.0, 1e6])
+def test_bb84_gain_is_a_probability(y0, eta_mu):
+    """A gain never exceeds 1 (the approximate Y0 + 1 - e^{-eta mu} reached 1 + Y0)."""
+    q = bb84_gain(intensity=eta_mu, transmittance=1.0, background_yield=y0)
+    eq = bb84_error_gain(
+        intensity=eta_mu, transmittance=1.0, background_yield=y0, misalignment_prob=0.5
+    )
+    assert 0.0 <= eq <= q <= 1.0
+    with mpmath.workdps(50):
+        exact = float(1 - (1 - mpmath.mpf(y0)) * mpmath.exp(-mpmath.mpf(eta_mu)))
+    assert q == pytest.approx(exact, rel=1e-14, abs=1e-300)
 
 
 def test_bb84_single_photon_and_broadcasting():
     lengths = np.linspace(0, 200, 7)
     eta = gys_eta(lengths)
     y1, e1 = bb84_single_photon(
-        transmittance=eta, background_yield=GYS["y0"], misalignment_error=GYS["e_d"]
+        transmittance=eta, background_yield=GYS["y0"], misalignment_prob=GYS["e_d"]
     )
-    np.testing.assert_allclose(y1, GYS["y0"] + eta, rtol=1e-15)
+    np.testing.assert_allclose(y1, GYS["y0"] + eta - GYS["y0"] * eta, rtol=1e-15)
     np.testing.assert_allclose(e1, (GYS["y0"] / 2 + GYS["e_d"] * eta) / y1, rtol=1e-14)
     grid = bb84_gain(
         intensity=np.array([0.1, 0.5])[:, None], transmittance=eta, background_yield=1e-6
@@ -129,7 +145,7 @@ def test_bb84_vacuum_weak_matches_the_published_formula():
 def test_bb84_bounds_are_valid_and_converge(length_km, mu):
     eta = gys_eta(length_km)
     y1, e1 = bb84_single_photon(
-        transmittance=eta, background_yield=GYS["y0"], misalignment_error=GYS["e_d"]
+        transmittance=eta, background_yield=GYS["y0"], misalignment_prob=GYS["e_d"]
     )
     gaps = []
     for nu in (0.2, 0.05, 1e-2, 1e-3, 1e-4):
@@ -146,7 +162,7 @@ def test_bb84_bounds_are_valid_and_converge(length_km, mu):
 def test_bb84_two_decoy_reduces_to_vacuum_weak_and_is_valid():
     mu, eta = 0.5, gys_eta(60.0)
     y1, e1 = bb84_single_photon(
-        transmittance=eta, background_yield=GYS["y0"], misalignment_error=GYS["e_d"]
+        transmittance=eta, background_yield=GYS["y0"], misalignment_prob=GYS["e_d"]
     )
     (q_mu, _), (q_1, e_1) = bb84(mu, eta), bb84(0.1, eta)
     q_0, e_0 = bb84(0.0, eta)
@@ -259,37 +275,13 @@ def test_mdi_reference_point():
     assert g.qber_x == pytest.approx(0.253122, rel=5e-6)
 
 
-def _textbook_mdi(mu_a, mu_b, eta_a, eta_b, p_d, e_d):
-    """Xu et al. 2013, Eqs. (B1)-(B4), written out literally, in 50-digit arithmetic."""
-    with mpmath.workdps(50):
-        mu_a, mu_b, eta_a, eta_b, p_d, e_d = (
-            mpmath.mpf(v) for v in (mu_a, mu_b, eta_a, eta_b, p_d, e_d)
-        )
-        exp, i0_ = mpmath.exp, lambda x: mpmath.besseli(0, x)
-        mu_p = eta_a * mu_a + eta_b * mu_b
-        x = mpmath.sqrt(eta_a * mu_a * eta_b * mu_b) / 2
-        y = (1 - p_d) * exp(-mu_p / 4)
-        q_c = (
-            2
-            * (1 - p_d) ** 2
-            * exp(-mu_p / 2)
-            * (1 - (1 - p_d) * exp(-eta_a * mu_a / 2))
-            * (1 - (1 - p_d) * exp(-eta_b * mu_b / 2))
-        )
-        q_e = 2 * p_d * (1 - p_d) ** 2 * exp(-mu_p / 2) * (i0_(2 * x) - (1 - p_d) * exp(-mu_p / 2))
-        q_x = 2 * y**2 * (1 + 2 * y**2 - 4 * y * i0_(x) + i0_(2 * x))
-        eq_x = q_x / 2 - 2 * (mpmath.mpf(1) / 2 - e_d) * y**2 * (i0_(2 * x) - 1)
-        q_z = q_c + q_e
-        return [float(v) for v in (q_z, (e_d * q_c + (1 - e_d) * q_e) / q_z, q_x, eq_x / q_x)]
-
-
 @pytest.mark.parametrize(
     ("mu_a", "mu_b", "length_a", "length_b"),
     [(0.5, 0.5, 0.0, 0.0), (0.3, 0.6, 10.0, 40.0), (0.05, 0.02, 80.0, 20.0), (1.5, 0.9, 0, 150)],
 )
 def test_mdi_gains_equal_the_textbook_formulas(mu_a, mu_b, length_a, length_b):
     eta_a, eta_b = float(xu_eta(length_a)), float(xu_eta(length_b))
-    expected = _textbook_mdi(mu_a, mu_b, eta_a, eta_b, XU["p_d"], XU["e_d"])
+    expected = mdi_gains_mp(mu_a, mu_b, eta_a, eta_b, XU["p_d"], XU["e_d"])
     got = mdi(mu_a, mu_b, eta_a, eta_b)
     np.testing.assert_allclose(got, expected, rtol=1e-12)
     swapped = mdi(mu_b, mu_a, eta_b, eta_a)  # the relay treats Alice and Bob alike
@@ -306,27 +298,27 @@ def test_mdi_gains_equal_the_textbook_formulas(mu_a, mu_b, length_a, length_b):
 )
 def test_mdi_gains_stay_accurate_at_tiny_intensities(mu_a, mu_b, eta_a, eta_b, p_d):
     """The textbook Q_X cancels to O(mu') in double precision; ours must not."""
-    exact = _textbook_mdi(mu_a, mu_b, eta_a, eta_b, p_d, XU["e_d"])
+    exact = mdi_gains_mp(mu_a, mu_b, eta_a, eta_b, p_d, XU["e_d"])
     got = mdi(mu_a, mu_b, eta_a, eta_b, dark_count_prob=p_d)
     np.testing.assert_allclose(got, exact, rtol=1e-11)
 
 
 def test_mdi_ideal_limit():
     # e_d = 0, no dark counts: no errors in Z, Y11 = eta_a eta_b / 2 and e11 = 0.
-    g = mdi(0.4, 0.7, 0.3, 0.6, dark_count_prob=0.0, misalignment_error=0.0)
+    g = mdi(0.4, 0.7, 0.3, 0.6, dark_count_prob=0.0, misalignment_prob=0.0)
     assert g.qber_z == 0.0
     expected_qz = 2 * math.exp(-(0.3 * 0.4 + 0.6 * 0.7) / 2)
     expected_qz *= (1 - math.exp(-0.3 * 0.4 / 2)) * (1 - math.exp(-0.6 * 0.7 / 2))
     assert g.gain_z == pytest.approx(expected_qz, rel=1e-14)
     y11, e11 = mdi_single_photon(
-        transmittance_a=0.3, transmittance_b=0.6, dark_count_prob=0.0, misalignment_error=0.0
+        transmittance_a=0.3, transmittance_b=0.6, dark_count_prob=0.0, misalignment_prob=0.0
     )
     assert (y11, e11) == (pytest.approx(0.09), 0.0)
 
 
 def test_mdi_single_photon_reference():
     y11, e11 = mdi_single_photon(
-        transmittance_a=0.145, transmittance_b=0.145, dark_count_prob=3e-6, misalignment_error=0.015
+        transmittance_a=0.145, transmittance_b=0.145, dark_count_prob=3e-6, misalignment_prob=0.015
     )
     eta, p_d = 0.145, 3e-6
     expected = (1 - p_d) ** 2 * (
@@ -350,7 +342,7 @@ def test_mdi_bounds_are_valid_and_converge(length_a, length_b, mu):
         transmittance_a=eta_a,
         transmittance_b=eta_b,
         dark_count_prob=XU["p_d"],
-        misalignment_error=XU["e_d"],
+        misalignment_prob=XU["e_d"],
     )
     gaps = []
     for nu in (0.1, 1e-2, 1e-3, 1e-4):
@@ -382,7 +374,7 @@ def test_mdi_bound_with_vacuum_decoy_and_asymmetric_intensities():
         transmittance_a=eta_a,
         transmittance_b=eta_b,
         dark_count_prob=XU["p_d"],
-        misalignment_error=XU["e_d"],
+        misalignment_prob=XU["e_d"],
     )
     y_x = mdi_yield_lower_bound(intensities_a=ints_a, intensities_b=ints_b, gains=g.gain_x)
     y_z = mdi_yield_lower_bound(intensities_a=ints_a, intensities_b=ints_b, gains=g.gain_z)

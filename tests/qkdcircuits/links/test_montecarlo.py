@@ -96,7 +96,7 @@ def test_single_pair_circuits_match_the_optics_model():
 
 
 def test_misalignment_maps_to_a_flip_of_bobs_state():
-    e_d = MDI_ASYM.misalignment_error
+    e_d = MDI_ASYM.misalignment_prob
     ideal = mdi_outcome_table(variant="linear-optics")
     mapped = qubit_outcome_table(MDI_ASYM)
     for basis in (0, 1):
@@ -104,7 +104,7 @@ def test_misalignment_maps_to_a_flip_of_bobs_state():
         np.testing.assert_allclose(
             mapped[basis, :, basis], (1 - e_d) * ideal[basis, :, basis] + e_d * flipped, atol=1e-12
         )
-    e_d = GYS_25.misalignment_error
+    e_d = GYS_25.misalignment_prob
     bb84 = qubit_outcome_table(GYS_25)
     ideal_bb84 = bb84_outcome_table()
     for basis in (0, 1):
@@ -132,7 +132,7 @@ def _announcement(occupancy, p_d):
 def test_closed_forms_are_the_expectation_of_the_photon_model(mu_a, mu_b):
     """Summing the Fock model over Poisson photon numbers reproduces Xu et al.'s formulas."""
     p, m_max = MDI_ASYM, 14
-    eta_a, eta_b, p_d, e_d = p.transmittance_a, p.transmittance_b, 3e-6, p.misalignment_error
+    eta_a, eta_b, p_d, e_d = p.transmittance_a, p.transmittance_b, 3e-6, p.misalignment_prob
     occ = _fock_occupancy(m_max)
     weight = np.outer(
         stats.poisson.pmf(np.arange(m_max + 1), eta_a * mu_a),
@@ -201,7 +201,7 @@ def _bb84_click_model(params, intensity):
     """Exact expectation of the Monte Carlo BB84 model (threshold detectors, random bit on
     double clicks, whole-pulse flips with probability e_d), for comparison with GLLP."""
     a = params.transmittance * intensity
-    p_d, e_d = params.detector.dark_count_prob, params.misalignment_error
+    p_d, e_d = params.detector.dark_count_prob, params.misalignment_prob
     gain = 1 - (1 - p_d) ** 2 * math.exp(-a)
     error_gain = p_d / 2 + p_d * (1 - p_d) * math.exp(-a) / 2 + e_d * (1 - p_d) * -math.expm1(-a)
     return gain, error_gain
@@ -285,7 +285,7 @@ def test_key_rate_converges_to_closed_form():
             qber_z=v[1],
             single_pair_gain=p11 * v[2],
             single_pair_error=v[3],
-            ec_efficiency=1.16,
+            ec_inefficiency=1.16,
         )
 
     values = [q, e, y11, e11]
@@ -300,8 +300,8 @@ def test_key_rate_converges_to_closed_form():
         shifted = list(values)
         shifted[k] += sds[k] * 1e-3
         worst += abs(rate(shifted) - rate(values)) * 1e3
-    assert abs(report.key_rate_per_pulse - float(ev.key_rate_raw)) <= Z_SCORE * worst
-    assert Z_SCORE * worst < 2e-3 * float(ev.key_rate_raw)
+    assert abs(report.key_rate_per_pulse - float(ev.key_rate_unclipped)) <= Z_SCORE * worst
+    assert Z_SCORE * worst < 2e-3 * float(ev.key_rate_unclipped)
 
 
 def test_extra_qubit_noise_enters_the_single_pair_error():
@@ -311,16 +311,16 @@ def test_extra_qubit_noise_enters_the_single_pair_error():
     )
     # Alice flips with 0.02; Bob with (1 - (1 - 0.04)(1 - 2 e_d))/2; the pair errs on odd parity.
     eps_a = 0.02
-    eps_b = (1 - 0.96 * (1 - 2 * MDI_ASYM.misalignment_error)) / 2
+    eps_b = (1 - 0.96 * (1 - 2 * MDI_ASYM.misalignment_prob)) / 2
     effective = eps_a + eps_b - 2 * eps_a * eps_b
     y11, e11 = mdi_single_photon(
         transmittance_a=MDI_ASYM.transmittance_a,
         transmittance_b=MDI_ASYM.transmittance_b,
         dark_count_prob=3e-6,
-        misalignment_error=effective,
+        misalignment_prob=effective,
     )
     _assert_single_match(counts, y11, e11)
-    assert e11 > 2 * MDI_ASYM.misalignment_error
+    assert e11 > 2 * MDI_ASYM.misalignment_prob
 
 
 def test_device_noise_model_enters_the_qber():
@@ -330,7 +330,8 @@ def test_device_noise_model_enters_the_qber():
     model.add_all_qubit_readout_error(ReadoutError([[0.97, 0.03], [0.03, 0.97]]))
     clean = simulate_link(params=MDI_ASYM, pulses=10**11, seed=8)
     noisy = simulate_link(params=MDI_ASYM, pulses=10**11, seed=8, noise_model=model)
-    assert noisy.parameters["noise_model"] == "NoiseModel"
+    assert noisy.parameters["noise_model"]["type"] == "NoiseModel"
+    assert len(noisy.parameters["noise_model"]["sha256"]) == 64
     n_clean, n_noisy = clean.counts["X:single"][1], noisy.counts["X:single"][1]
     sd = math.sqrt(clean.single_photon_error / n_clean + noisy.single_photon_error / n_noisy)
     assert noisy.single_photon_error - clean.single_photon_error > Z_SCORE * sd
@@ -395,12 +396,14 @@ def test_analyse_counts_on_synthetic_data():
     for decoy in ("infinite", "three-intensity"):
         got = analyse_counts(MDI_ASYM, counts, decoy=decoy)
         want = evaluate_link(MDI_ASYM, decoy=decoy)
-        assert float(got.key_rate_raw) == pytest.approx(float(want.key_rate_raw), rel=1e-6)
+        assert float(got.key_rate_unclipped) == pytest.approx(
+            float(want.key_rate_unclipped), rel=1e-6
+        )
 
 
 def test_simulate_link_report_and_optimisation():
     report = simulate_link(protocol="mdi", length_km=40.0, pulses=10**12, seed=6, optimize=True)
-    best = optimize_intensities(MDIParams.xu2013(40.0))
+    best = optimize_intensities(MDIParams.xu2013(length_km=40.0))
     assert report.intensities["mu_a"] == pytest.approx(best.intensities["mu_a"])
     assert report.method == "monte-carlo"
     assert (report.pulses, report.seed, report.source) == (10**12, 6, "aer:exact")
@@ -440,3 +443,51 @@ def test_finite_decoy_needs_every_intensity():
         simulate_link(params=params, pulses=10**8, seed=1, decoy="vacuum-weak")
     report = simulate_link(params=params, pulses=10**8, seed=1)  # infinite decoy is fine
     assert report.gains["Z:omega"] is None
+
+
+# -- does the sample support the rate? ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 10), (3, 10), (10, 10), (17, 10**6), (500, 1000)])
+def test_one_sided_bounds_are_clopper_pearson(k, n):
+    """Upper bound u: P(X <= k | u) = 1 - c; lower bound l: P(X >= k | l) = 1 - c."""
+    from qkdcircuits.links.montecarlo import _one_sided_bounds
+
+    confidence = 1 - 1e-3
+    low, high = (float(v) for v in _one_sided_bounds(np.asarray(k), np.asarray(n), confidence))
+    if k < n:
+        assert stats.binom.cdf(k, n, high) == pytest.approx(1 - confidence, rel=1e-6)
+    else:
+        assert high == 1.0
+    if k > 0:
+        assert stats.binom.sf(k - 1, n, low) == pytest.approx(1 - confidence, rel=1e-6)
+    else:
+        assert low == 0.0
+
+
+def test_rate_at_confidence_tracks_the_sample_size():
+    from qkdcircuits import rate_at_confidence
+
+    ev = evaluate_link(GYS_25)
+    rates = []
+    for pulses in (10**4, 10**8, 10**12):
+        counts = {}
+        for key, gain in ev.gains.items():
+            n = pulses // 6
+            d = round(n * float(gain))
+            counts[key] = [n, d, round(d * float(ev.qbers[key]))]
+        n1 = pulses // 2
+        d1 = round(n1 * float(ev.single_photon_yield))
+        counts["Z:single"] = [n1, d1, 0]
+        counts["X:single"] = [n1, d1, round(d1 * float(ev.single_photon_error))]
+        counts["any-click"] = [pulses, round(pulses * float(ev.click_prob)), 0]
+        point = float(analyse_counts(GYS_25, counts).key_rate_unclipped)
+        supported = rate_at_confidence(GYS_25, counts)
+        assert 0.0 <= supported <= point
+        rates.append((point, supported))
+        looser = rate_at_confidence(GYS_25, counts, confidence=0.9)
+        assert supported <= looser <= point
+    assert rates[0][1] == 0.0  # 10^4 pulses cannot support a rate of 1e-3
+    assert rates[2][1] == pytest.approx(rates[2][0], rel=2e-2)  # 10^12 pulses nearly can
+    with pytest.raises(ValueError, match="confidence"):
+        rate_at_confidence(GYS_25, counts, confidence=1.0)

@@ -27,8 +27,8 @@ def test_gys_reference_set():
     assert p == BB84DecoyParams()  # the dataclass defaults are the reference set
     assert p.channel.loss_db_per_km == 0.21
     assert p.detector.efficiency == 0.045
-    assert p.misalignment_error == 0.033
-    assert p.ec_efficiency == 1.22
+    assert p.misalignment_prob == 0.033
+    assert p.ec_inefficiency == 1.22
     assert p.sifting_factor == 0.5
     assert p.source.signal_intensity == 0.48
     # Y0 = 1.7e-6 is the background yield of Bob's two detectors.
@@ -39,7 +39,7 @@ def test_gys_reference_set():
 def test_xu2013_reference_set():
     p = MDIParams.xu2013()
     assert p == MDIParams()
-    assert (p.misalignment_error, p.ec_efficiency) == (0.015, 1.16)
+    assert (p.misalignment_prob, p.ec_inefficiency) == (0.015, 1.16)
     assert (p.detector.dark_count_prob, p.detector.efficiency) == (3e-6, 0.145)
     assert p.channel_a.loss_db_per_km == p.channel_b.loss_db_per_km == 0.2
     assert p.source_a.signal_intensity == p.source_b.signal_intensity == 0.5
@@ -54,11 +54,11 @@ def test_transmittance():
     assert channel.transmittance == pytest.approx(10 ** (-0.5))
     lengths = np.array([0.0, 10.0, 100.0])
     np.testing.assert_allclose(
-        channel.transmittance_at(lengths), 10 ** (-(0.2 * lengths + 3.0) / 10)
+        channel.transmittance_at(length_km=lengths), 10 ** (-(0.2 * lengths + 3.0) / 10)
     )
     p = BB84DecoyParams.gys(length_km=50.0)
     assert p.transmittance == pytest.approx(0.045 * 10 ** (-0.21 * 50 / 10))
-    np.testing.assert_allclose(p.transmittance_at([0.0, 50.0]), [0.045, p.transmittance])
+    np.testing.assert_allclose(p.transmittance_at(length_km=[0.0, 50.0]), [0.045, p.transmittance])
 
 
 def test_relay_position():
@@ -68,7 +68,7 @@ def test_relay_position():
     assert p.transmittance_b == pytest.approx(0.145 * 10 ** (-0.2 * 70 / 10))
     q = p.with_lengths(length_a_km=5.0, length_b_km=80.0)
     assert (q.length_a_km, q.length_b_km) == (5.0, 80.0)
-    assert p.with_length(20.0).length_a_km == 10.0
+    assert p.with_length(length_km=20.0).length_a_km == 10.0
 
 
 @pytest.mark.parametrize(
@@ -90,10 +90,10 @@ def test_relay_position():
             "signal_prob",
         ),
         (lambda: WeakCoherentSource(repetition_rate_hz=0.0), "repetition_rate_hz"),
-        (lambda: BB84DecoyParams(misalignment_error=0.6), "misalignment_error"),
-        (lambda: BB84DecoyParams(ec_efficiency=0.9), "ec_efficiency"),
+        (lambda: BB84DecoyParams(misalignment_prob=0.6), "misalignment_prob"),
+        (lambda: BB84DecoyParams(ec_inefficiency=0.9), "ec_inefficiency"),
         (lambda: BB84DecoyParams(sifting_factor=0.0), "sifting_factor"),
-        (lambda: MDIParams(misalignment_error=-0.1), "misalignment_error"),
+        (lambda: MDIParams(misalignment_prob=-0.1), "misalignment_prob"),
         (
             lambda: MDIParams(source_b=WeakCoherentSource(repetition_rate_hz=1e6)),
             "repetition_rate_hz",
@@ -125,7 +125,7 @@ def test_wrong_types_raise_type_error(factory):
 def test_frozen_and_hashable():
     p = MDIParams.xu2013(length_km=10.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        p.ec_efficiency = 1.0  # type: ignore[misc]
+        p.ec_inefficiency = 1.0  # type: ignore[misc]
     assert hash(p) == hash(MDIParams.xu2013(length_km=10.0))
     calls = []
 
@@ -139,7 +139,10 @@ def test_frozen_and_hashable():
     assert len(calls) == 1
 
 
-@pytest.mark.parametrize("params", [BB84DecoyParams.gys(30.0), MDIParams.xu2013(40.0, 0.2)])
+@pytest.mark.parametrize(
+    "params",
+    [BB84DecoyParams.gys(length_km=30.0), MDIParams.xu2013(length_km=40.0, relay_fraction=0.2)],
+)
 def test_dict_round_trip(params):
     data = params.to_dict()
     text = json.dumps(data)
@@ -165,21 +168,22 @@ def test_overrides_bare_dotted_and_aliases():
     assert p.source_a.signal_intensity == p.source_b.signal_intensity == 0.4
     assert p.channel_a.loss_db_per_km == p.channel_b.loss_db_per_km == 0.16
     assert (p.source_a.decoy_intensity, p.source_b.decoy_intensity) == (0.1, 0.05)
-    assert p.misalignment_error == 0.02
+    assert p.misalignment_prob == 0.02
+    assert with_overrides(p, {"f": 1.05}).ec_inefficiency == 1.05  # f is an alias
     q = with_overrides(BB84DecoyParams.gys(), {"dead_time_s": "1e-8"})
     assert q.detector.dead_time_s == 1e-8
     assert with_overrides(q, {"dead_time_s": "none"}).detector.dead_time_s is None
 
 
 def test_overrides_errors():
-    with pytest.raises(ValueError, match=r"unknown parameter 'colour'.*ec_efficiency"):
+    with pytest.raises(ValueError, match=r"unknown parameter 'colour'.*ec_inefficiency"):
         with_overrides(BB84DecoyParams.gys(), {"colour": 1})
     with pytest.raises(ValueError, match=r"unknown parameter 'source_a\.efficiency'"):
         with_overrides(MDIParams.xu2013(), {"source_a.efficiency": 1})
     with pytest.raises(ValueError, match="is not a number"):
         with_overrides(BB84DecoyParams.gys(), {"mu": "lots"})
-    with pytest.raises(ValueError, match="misalignment_error"):
-        with_overrides(BB84DecoyParams.gys(), {"misalignment_error": 0.7})
+    with pytest.raises(ValueError, match="misalignment_prob"):
+        with_overrides(BB84DecoyParams.gys(), {"misalignment_prob": 0.7})
     with pytest.raises(TypeError):
         with_overrides({"mu": 1}, {"mu": 0.5})  # type: ignore[arg-type]
 
@@ -188,9 +192,13 @@ def test_dead_time_live_fraction():
     detector = Detector(dead_time_s=50e-9)
     # Non-paralysable model: n true clicks/s give a usable fraction 1/(1 + n tau).
     n = 0.01 * 1e8
-    assert detector.live_fraction(0.01, 1e8) == pytest.approx(1 / (1 + n * 50e-9))
-    assert Detector().live_fraction(0.5, 1e9) == 1.0
-    np.testing.assert_allclose(detector.live_fraction(np.array([0.0, 0.01]), 1e8)[0], 1.0)
+    assert detector.live_fraction(click_prob=0.01, repetition_rate_hz=1e8) == pytest.approx(
+        1 / (1 + n * 50e-9)
+    )
+    assert Detector().live_fraction(click_prob=0.5, repetition_rate_hz=1e9) == 1.0
+    np.testing.assert_allclose(
+        detector.live_fraction(click_prob=np.array([0.0, 0.01]), repetition_rate_hz=1e8)[0], 1.0
+    )
 
 
 def test_overrides_are_applied_together():
