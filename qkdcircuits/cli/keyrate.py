@@ -5,7 +5,7 @@ Examples (shell)::
     abft-qkd keyrate --protocol mdi --distance-km 50 --optimize --json
     abft-qkd keyrate --protocol both --sweep 0:250:1 --optimize --plot keyrate.png
     abft-qkd keyrate --protocol bb84-decoy --distance-km 20 --decoy vacuum-weak \\
-        --set ec_efficiency=1.1 --set mu=0.5 --params link.toml
+        --set ec_inefficiency=1.1 --set mu=0.5 --params link.toml
     abft-qkd keyrate --protocol mdi --distance-km 40 --monte-carlo --pulses 1e12 --seed 7
 
 ``--protocol both`` evaluates both protocols (one figure with ``--plot``); ``--decoy finite``
@@ -19,8 +19,10 @@ its curve (``--sweep``: columns ``length_km``, ``key_rate_per_pulse``, ``key_rat
 ``gain_z``, ``gain_x``, ``qber_z``, ``qber_x``, ``intensities``, ``max_distance_km``, null
 when unbounded);
 ``--protocol both`` prints ``{"bb84-decoy": ..., "mdi": ...}``. Closed-form sweeps are
-vectorised and instant; Monte Carlo sweeps (``--monte-carlo``) show a tqdm bar and keep the
-distances already done when interrupted with Ctrl-C.
+vectorised and instant; Monte Carlo sweeps (``--monte-carlo``) show a tqdm bar, give each
+distance its own integer seed spawned from ``--seed`` (so every report is reproducible and
+records its seed), and keep the distances already done when interrupted with Ctrl-C.
+``--plot`` writes the format its extension names (PNG, PDF, SVG, ...) atomically.
 """
 
 from __future__ import annotations
@@ -82,13 +84,17 @@ def parse_sweep(text: str) -> np.ndarray:
         raise ValueError(f"--sweep {text!r}: values must be finite")
     if start < 0 or stop < start or step <= 0:
         raise ValueError(f"--sweep {text!r}: need 0 <= START <= STOP and STEP > 0")
-    count = math.floor((stop - start) / step + 1e-9) + 1
-    if count > _MAX_SWEEP_POINTS:
-        raise ValueError(f"--sweep {text!r} has {count} points (at most {_MAX_SWEEP_POINTS})")
-    return start + step * np.arange(count)
+    points = (stop - start) / step + 1e-9
+    if not math.isfinite(points) or points + 1 > _MAX_SWEEP_POINTS:
+        raise ValueError(
+            f"--sweep {text!r} has more than {_MAX_SWEEP_POINTS} points; use a larger STEP"
+        )
+    return start + step * np.arange(math.floor(points) + 1)
 
 
 def _load_file(path: str) -> dict[str, Any]:
+    if not path.strip():
+        raise ValueError("--params '': give a file name (JSON or TOML)")
     file = Path(path)
     try:
         raw = file.read_bytes()
@@ -198,8 +204,16 @@ def _report_rows(report: Any) -> list[tuple[str, str]]:
         ),
         ("key rate", f"{report.key_rate_per_pulse:.4e} bits/pulse"),
         ("key rate", f"{report.key_rate_bps:.4e} bits/s at {report.repetition_rate_hz:.3g} Hz"),
-        ("secure", str(report.secure)),
+        ("secure", f"{report.secure} ({report.verdict}, {report.rate_model} rate)"),
     ]
+    if report.key_rate_at_confidence is not None:
+        rows.append(
+            (
+                "rate the counts support",
+                f"{report.key_rate_at_confidence:.4e} bits/pulse at confidence "
+                f"1 - {1 - report.confidence:.0e}",
+            )
+        )
     if report.pulses is not None:
         rows.insert(1, ("pulses", f"{report.pulses:.3e} (seed {report.seed})"))
     return rows
@@ -253,7 +267,11 @@ def _mc_sweep(args: argparse.Namespace, params: Any, decoy: str, lengths: np.nda
 
     from qkdcircuits.links.montecarlo import simulate_link
 
-    rng = np.random.default_rng(args.seed)
+    # One integer seed per distance, spawned from --seed: every report is reproducible.
+    seeds = [
+        int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+        for child in np.random.SeedSequence(args.seed).spawn(len(lengths))
+    ]
     columns: dict[str, list[Any]] = {
         k: []
         for k in (
@@ -264,12 +282,17 @@ def _mc_sweep(args: argparse.Namespace, params: Any, decoy: str, lengths: np.nda
             "gain_x",
             "qber_z",
             "qber_x",
+            "secure",
+            "seed",
         )
     }
     intensities: dict[str, list[float]] = {}
     try:
-        for length in tqdm(
-            lengths, desc=f"{params.protocol} Monte Carlo", unit="km", file=sys.stderr
+        for length, seed in tqdm(
+            list(zip(lengths, seeds, strict=True)),
+            desc=f"{params.protocol} Monte Carlo",
+            unit="km",
+            file=sys.stderr,
         ):
             report = simulate_link(
                 pulses=args.pulses,
@@ -278,7 +301,7 @@ def _mc_sweep(args: argparse.Namespace, params: Any, decoy: str, lengths: np.nda
                 relay_fraction=args.relay_fraction,
                 decoy=decoy,
                 optimize=args.optimize,
-                seed=rng,
+                seed=seed,
             )
             for key in columns:
                 columns[key].append(getattr(report, key))
@@ -296,7 +319,7 @@ def _mc_sweep(args: argparse.Namespace, params: Any, decoy: str, lengths: np.nda
         "optimized": bool(args.optimize),
         "method": "monte-carlo",
         "pulses": args.pulses,
-        "seed": args.seed,
+        "sweep_seed": args.seed,
         **columns,
         "intensities": intensities,
     }
@@ -315,7 +338,7 @@ def _sweep(args: argparse.Namespace, protocols: list[str], file_data: dict[str, 
         else:
             curve = key_rate_curve(
                 params,
-                lengths,
+                lengths_km=lengths,
                 decoy=decoy,
                 optimize=args.optimize,
                 relay_fraction=args.relay_fraction,
@@ -356,7 +379,38 @@ def _print_sweep(protocol: str, decoy: str, data: dict[str, Any]) -> None:
         print(f"  maximum distance: {text}", file=sys.stderr)
 
 
-def _plot(path: str, results: dict[str, dict[str, Any]], optimize: bool) -> None:
+def check_plot_path(path: str) -> Path:
+    """The ``--plot`` target, checked before any work: a file name with a format matplotlib
+    writes, in an existing, writable directory.
+
+    Examples
+    --------
+    >>> check_plot_path("rates.pdf").suffix
+    '.pdf'
+    """
+    if not path.strip():
+        raise ValueError("--plot '': give a file name such as keyrate.png")
+    target = Path(path)
+    suffix = target.suffix.lower().lstrip(".")
+    if suffix not in _PLOT_FORMATS:
+        raise ValueError(
+            f"--plot {path!r}: the extension must name the format, one of "
+            f"{', '.join('.' + f for f in _PLOT_FORMATS)}"
+        )
+    folder = target.parent
+    if not folder.is_dir():
+        raise ValueError(f"--plot {path!r}: directory {str(folder)!r} does not exist")
+    if target.is_dir():
+        raise ValueError(f"--plot {path!r} is a directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"--plot {path!r}: directory {str(folder)!r} is not writable")
+    return target
+
+
+_PLOT_FORMATS = ("png", "pdf", "svg", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp")
+
+
+def _plot(target: Path, results: dict[str, dict[str, Any]], optimize: bool) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -375,12 +429,12 @@ def _plot(path: str, results: dict[str, dict[str, Any]], optimize: bool) -> None
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    target = Path(path)
-    # Write to a temporary file in the same folder, then rename: never a half-written PNG.
-    handle, tmp = tempfile.mkstemp(suffix=".png", dir=target.parent or Path("."))
+    # Write to a temporary file in the same folder, then rename: never a half-written figure.
+    # The format comes from the target's extension (the temporary name has the same one).
+    handle, tmp = tempfile.mkstemp(suffix=target.suffix, dir=target.parent)
     os.close(handle)
     try:
-        fig.savefig(tmp, dpi=150)
+        fig.savefig(tmp, dpi=150, format=target.suffix.lower().lstrip("."))
         os.replace(tmp, target)
     finally:
         plt.close(fig)
@@ -391,17 +445,18 @@ def _plot(path: str, results: dict[str, dict[str, Any]], optimize: bool) -> None
 
 def _run(args: argparse.Namespace) -> int:
     protocols = ["bb84-decoy", "mdi"] if args.protocol == "both" else [args.protocol]
-    if args.plot and args.sweep is None:
+    if args.plot is not None and args.sweep is None:
         raise ValueError("--plot needs --sweep START:STOP:STEP")
+    target = None if args.plot is None else check_plot_path(args.plot)
     if not 0.0 <= args.relay_fraction <= 1.0:
         raise ValueError(f"--relay-fraction {args.relay_fraction!r} not in [0, 1]")
     if args.distance_km is not None and args.distance_km < 0:
         raise ValueError(f"--distance-km {args.distance_km!r} must be >= 0")
-    file_data = _load_file(args.params) if args.params else {}
+    file_data = _load_file(args.params) if args.params is not None else {}
     if args.sweep is not None:
         results = _sweep(args, protocols, file_data)
-        if args.plot:
-            _plot(args.plot, results, args.optimize)
+        if target is not None:
+            _plot(target, results, args.optimize)
     else:
         results = _single(args, protocols, file_data)
     if args.json:
@@ -458,8 +513,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="override a parameter, e.g. ec_efficiency=1.1, mu=0.4, detector.dark_count_prob=1e-6 "
-        "(repeatable)",
+        help="override a parameter, e.g. ec_inefficiency=1.1 (alias f), mu=0.4, e_d=0.02, "
+        "detector.dark_count_prob=1e-6 (repeatable)",
     )
     parser.add_argument(
         "--params",
@@ -480,6 +535,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Monte Carlo pulses (pairs) per distance, e.g. 1e12 (default 1e10)",
     )
     parser.add_argument("--seed", type=int, default=None, help="Monte Carlo seed")
-    parser.add_argument("--plot", metavar="OUT.png", help="with --sweep: save a log-scale plot")
+    parser.add_argument(
+        "--plot",
+        metavar="OUT.png",
+        help="with --sweep: save a log-scale plot; the extension picks the format (png, pdf, svg)",
+    )
     parser.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     parser.set_defaults(handler=_run)

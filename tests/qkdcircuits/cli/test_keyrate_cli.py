@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import numpy as np
@@ -87,10 +88,10 @@ def test_sweep_json_and_plot(capsys, tmp_path):
 def test_overrides_from_set_and_files(capsys, tmp_path):
     _, base, _ = run(capsys, "--protocol", "mdi", "--distance-km", "20", "--json")
     _, changed, _ = run(
-        capsys, "--protocol", "mdi", "--distance-km", "20", "--json", "--set", "ec_efficiency=1.0"
+        capsys, "--protocol", "mdi", "--distance-km", "20", "--json", "--set", "ec_inefficiency=1.0"
     )
     assert json.loads(changed)["key_rate_per_pulse"] > json.loads(base)["key_rate_per_pulse"]
-    assert json.loads(changed)["parameters"]["params"]["ec_efficiency"] == 1.0
+    assert json.loads(changed)["parameters"]["params"]["ec_inefficiency"] == 1.0
 
     config = tmp_path / "link.json"
     config.write_text(json.dumps({"mu": 0.3, "mdi": {"detector": {"efficiency": 0.5}}}))
@@ -115,12 +116,12 @@ def test_unbounded_maximum_distance_is_json_null(capsys):
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib needs Python 3.11")
 def test_toml_params(capsys, tmp_path):
     config = tmp_path / "link.toml"
-    config.write_text('ec_efficiency = 1.05\n\n[detector]\ndark_count_prob = "1e-7"\n')
+    config.write_text('ec_inefficiency = 1.05\n\n[detector]\ndark_count_prob = "1e-7"\n')
     _, out, _ = run(
         capsys, "--protocol", "bb84-decoy", "--distance-km", "10", "--json", "--params", str(config)
     )
     params = json.loads(out)["parameters"]["params"]
-    assert params["ec_efficiency"] == 1.05
+    assert params["ec_inefficiency"] == 1.05
     assert params["detector"]["dark_count_prob"] == 1e-7
 
 
@@ -226,3 +227,103 @@ def test_interrupted_monte_carlo_sweep_keeps_finished_distances(capsys, monkeypa
     assert code == 0
     assert json.loads(out)["length_km"] == [0.0, 10.0]
     assert "interrupted: keeping the 2 distances" in err
+
+
+@pytest.mark.parametrize(("suffix", "magic"), [(".pdf", b"%PDF"), (".svg", b"<?xml")])
+def test_plot_writes_the_format_of_its_extension(capsys, tmp_path, suffix, magic):
+    # Regression: a .pdf or .svg name received PNG bytes.
+    plot = tmp_path / f"rates{suffix}"
+    code, _, _ = run(capsys, "--protocol", "mdi", "--sweep", "0:100:50", "--plot", str(plot))
+    assert code == 0
+    assert plot.read_bytes().startswith(magic)
+    assert list(tmp_path.iterdir()) == [plot]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda tmp: "", "--plot '': give a file name"),
+        (lambda tmp: str(tmp / "missing" / "x.png"), "does not exist"),
+        (lambda tmp: str(tmp / "notes.txt" / "x.png"), "does not exist"),
+        (lambda tmp: str(tmp / "x"), "extension"),
+        (lambda tmp: str(tmp / "x.doc"), "extension"),
+        (lambda tmp: str(tmp / "folder.png"), "is a directory"),
+    ],
+)
+def test_bad_plot_targets_are_refused_before_any_work(capsys, tmp_path, make, message):
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    (tmp_path / "folder.png").mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["keyrate", "--protocol", "mdi", "--sweep", "0:10:5", "--plot", make(tmp_path)])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_read_only_plot_directory_is_refused(capsys, tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(SystemExit):
+            main(
+                [
+                    "keyrate",
+                    "--protocol",
+                    "mdi",
+                    "--sweep",
+                    "0:10:5",
+                    "--plot",
+                    str(folder / "x.png"),
+                ]
+            )
+        assert "not writable" in capsys.readouterr().err
+    finally:
+        folder.chmod(0o700)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sweep", "0:10:1e-320"], "more than"),  # regression: OverflowError
+        (["--distance-km", "5", "--params", ""], "--params ''"),
+        (["--distance-km", "5", "--set", "ec_efficiency=1.1"], "unknown parameter"),
+    ],
+)
+def test_more_clear_errors(capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["keyrate", "--protocol", "mdi", *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_f_alias_and_secure_verdict(capsys):
+    _, out, err = run(
+        capsys, "--protocol", "mdi", "--distance-km", "20", "--set", "f=1.0", "--json"
+    )
+    data = json.loads(out)
+    assert data["parameters"]["params"]["ec_inefficiency"] == 1.0
+    assert (data["verdict"], data["rate_model"], data["schema_version"]) == ("key", "asymptotic", 2)
+    assert "True (key, asymptotic rate)" in err
+    _, out, err = run(
+        capsys, "--protocol", "bb84-decoy", "--distance-km", "20", "--monte-carlo",
+        "--pulses", "1000", "--seed", "3", "--json",
+    )  # fmt: skip
+    data = json.loads(out)
+    assert (data["secure"], data["verdict"]) == (False, "insufficient-statistics")
+    assert "rate the counts support" in err
+
+
+def test_monte_carlo_sweep_reports_are_reproducible(capsys):
+    args = ["--protocol", "bb84-decoy", "--sweep", "0:20:10", "--monte-carlo", "--pulses", "1e8"]
+    _, first, _ = run(capsys, *args, "--seed", "5", "--json")
+    _, again, _ = run(capsys, *args, "--seed", "5", "--json")
+    assert first == again
+    curve = json.loads(first)
+    assert len(set(curve["seed"])) == 3 and all(isinstance(s, int) for s in curve["seed"])
+    from qkdcircuits import simulate_link
+
+    replay = simulate_link(
+        protocol="bb84-decoy", length_km=10.0, pulses=10**8, seed=curve["seed"][1]
+    )
+    assert replay.key_rate_per_pulse == curve["key_rate_per_pulse"][1]
