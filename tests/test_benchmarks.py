@@ -1,0 +1,47 @@
+"""Every benchmark script runs in its ``--quick`` mode and ends with a machine-readable line."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_quick(script: str) -> dict[str, float]:
+    """Run ``benchmarks/<script> --quick``; return its last line as ``{key: value}``."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--quick"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    last = out.stdout.strip().splitlines()[-1]
+    pairs = dict(item.split("=", 1) for item in last.split())
+    return {key: float(value) for key, value in pairs.items()}
+
+
+@pytest.mark.slow
+def test_bench_keyrate_quick():
+    values = run_quick("bench_keyrate.py")
+    expected = {
+        "links",
+        "evaluate_links_ms",
+        "evaluate_speedup",
+        "reports_s",
+        "reports_speedup",
+        "curve_s",
+        "curve_speedup",
+        "hash_us",
+        "eq_us",
+        "mc_pulses_per_s",
+        "mc_speedup",
+    }
+    assert set(values) == expected
+    assert all(math.isfinite(v) and v > 0 for v in values.values())
