@@ -380,8 +380,9 @@ def _print_sweep(protocol: str, decoy: str, data: dict[str, Any]) -> None:
 
 
 def check_plot_path(path: str) -> Path:
-    """The ``--plot`` target, checked before any work: a file name with a format matplotlib
-    writes, in an existing, writable directory.
+    """Check the ``--plot`` target before any work is done.
+
+    It must be a file name with a format matplotlib writes, in an existing, writable directory.
 
     Examples
     --------

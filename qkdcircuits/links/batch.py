@@ -273,13 +273,13 @@ class LinkArray:
     __hash__ = None  # type: ignore[assignment]
 
     def __getitem__(self, index: Any) -> LinkArray:
-        """A subset: a slice, an array of indices or a boolean mask (``params(i)`` for one)."""
+        """Return a subset: a slice, index array or boolean mask (``params(i)`` for one link)."""
         if isinstance(index, int | np.integer):
             raise TypeError(f"LinkArray[{index!r}]: use .params({index!r}) for one link")
         return LinkArray(self._protocol, {k: v[index] for k, v in self._columns.items()})
 
     def params(self, i: int) -> LinkParams:
-        """The parameter dataclass of link ``i``.
+        """Return the parameter dataclass of link ``i``.
 
         Parameters
         ----------
@@ -327,7 +327,7 @@ class LinkArray:
         return [self.params(i) for i in range(self._n)]
 
     def replace(self, **arrays: Any) -> LinkArray:
-        """A copy with some columns replaced (validated), e.g. each time slice.
+        """Return a copy with some columns replaced (validated), e.g. each time slice.
 
         Parameters
         ----------

@@ -603,8 +603,10 @@ def mdi_gain_arrays(
     p_d: np.ndarray,
     e_d: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The arithmetic of :func:`mdi_gains` on arrays already checked (the link kernel calls it
-    directly): ``(Q_Z, E_Z, Q_X, E_X)``."""
+    """Compute ``(Q_Z, E_Z, Q_X, E_X)`` like :func:`mdi_gains`, on arrays already checked.
+
+    The link kernel calls it directly.
+    """
     arrive_a, arrive_b = eta_a * mu_a, eta_b * mu_b
     mu_prime = arrive_a + arrive_b
     log_quiet = np.log1p(-p_d)  # log(1 - p_d)

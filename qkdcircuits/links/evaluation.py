@@ -436,7 +436,7 @@ def bb84_estimate(
 
 
 def mdi_tables(values: Mapping[str, Any], basis: str) -> np.ndarray:
-    """The ``(3, 3, ...)`` table of a per-pair dict (``"Z:mu,nu"`` keys), Alice's index first."""
+    """Return the ``(3, 3, ...)`` table of a per-pair dict (``"Z:mu,nu"`` keys, Alice first)."""
     return np.stack(
         [
             np.stack(np.broadcast_arrays(*(values[f"{basis}:{a},{b}"] for b in INTENSITY_NAMES)))
@@ -492,9 +492,11 @@ def _transmittance(length: Any, loss_per_km: Any, extra: Any, efficiency: Any) -
 
 
 def check_decoy_intensities(protocol: str, columns: Mapping[str, Any], decoy: str) -> None:
-    """Raise ``ValueError`` (naming the first offending link) if ``decoy`` cannot use the
-    intensities: vacuum + weak needs a vacuum weak decoy; finite decoys need ``nu > omega``
-    and ``mu > nu + omega``."""
+    """Raise ``ValueError`` (naming the first offending link) if ``decoy`` cannot use them.
+
+    Vacuum + weak needs a vacuum weak decoy; finite decoys need ``nu > omega`` and
+    ``mu > nu + omega``.
+    """
     if decoy == "infinite":
         return
     suffixes = ("",) if protocol == "bb84-decoy" else ("_a", "_b")
@@ -554,8 +556,11 @@ class RateModel:
     fixed: Mapping[str, np.ndarray]
 
     def terms(self, signal: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(single, leak, q)`` for trial signal intensities (``signal_intensity`` or
-        ``signal_intensity_a``/``_b`` arrays): the rate per pulse is ``q (single - leak)``."""
+        """Return ``(single, leak, q)`` for trial signal intensities.
+
+        ``signal`` maps ``signal_intensity`` (or ``signal_intensity_a``/``_b``) to arrays; the
+        rate per pulse is ``q (single - leak)``.
+        """
         stats = self._statistics(signal, full=False)
         return stats["single"], stats["leak"], self.physics["q"]
 
@@ -795,7 +800,7 @@ def rate_model(protocol: str, columns: Mapping[str, Any], decoy: str) -> RateMod
 
 
 def evaluate_columns(protocol: str, columns: Mapping[str, Any], decoy: str) -> LinkEvaluation:
-    """The kernel: a :class:`LinkEvaluation` from flat parameter columns (arrays broadcast).
+    """Evaluate links: a :class:`LinkEvaluation` from flat parameter columns (arrays broadcast).
 
     Used by :func:`evaluate_link` (one link, arrays of lengths or intensities) and
     :func:`qkdcircuits.links.batch.evaluate_links` (many links).

@@ -286,6 +286,34 @@ def qubit_outcome_table(
     ``(2, 2, 2, 2)``). MDI-QKD: :func:`~qkdcircuits.engine.rounds.mdi_outcome_table` with the
     linear-optics Bell-state measurement, ``qubit_noise`` on both arms (or ``(alice, bob)``)
     and the ``e_d`` channel on Bob's arm (shape ``(2, 2, 2, 2, 4)``).
+
+    Parameters
+    ----------
+    params : BB84DecoyParams or MDIParams
+        The link (only ``misalignment_prob`` and the protocol matter here).
+    qubit_noise : ArmNoise or (ArmNoise, ArmNoise), optional
+        Extra qubit noise (see :func:`simulate_link`).
+    backend, sampler, shots, noise_model, seed
+        Where and how the circuits run; see
+        :func:`qkdcircuits.execution.outcome_distributions`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Outcome probabilities indexed by (Alice basis, Alice bit, Bob basis, Bob bit[, Bell
+        outcome]).
+
+    Raises
+    ------
+    TypeError
+        For a ``qubit_noise`` of the wrong type.
+
+    Examples
+    --------
+    >>> from qkdcircuits import BB84DecoyParams
+    >>> table = qubit_outcome_table(BB84DecoyParams.gys())
+    >>> table.shape, round(float(table[0, 0, 0, 1]), 3)  # Z basis, bit 0 read as 1: e_d
+    ((2, 2, 2, 2), 0.033)
     """
     # The circuit engine (and Qiskit) is loaded only when a table is actually computed.
     from qkdcircuits.engine.rounds import bb84_outcome_table, mdi_outcome_table
@@ -518,6 +546,22 @@ def sample_link_counts(
         Keys as in :attr:`LinkReport.counts <qkdcircuits.links.report>`: a pulse counts
         toward ``"Z:mu,nu"`` when both parties chose Z and the intensities (mu, nu); detections
         are Bob's sifted clicks (BB84) or Charlie's psi+/psi- announcements (MDI-QKD).
+
+    Raises
+    ------
+    ValueError
+        For ``pulses`` outside ``[1, MAX_PULSES]``, a basis probability outside [0, 1] or a
+        table of the wrong shape.
+    TypeError
+        For a non-integer ``pulses``, a bad seed or ``params``.
+
+    Examples
+    --------
+    >>> from qkdcircuits import BB84DecoyParams
+    >>> counts = sample_link_counts(BB84DecoyParams.gys(length_km=10.0), pulses=10**9, seed=1)
+    >>> n, detected, errors = counts["Z:mu"]
+    >>> round(detected / n, 4), round(errors / detected, 3)
+    (0.0132, 0.033)
     """
     if not isinstance(params, BB84DecoyParams | MDIParams):
         raise TypeError(f"params={params!r} must be a BB84DecoyParams or an MDIParams")
@@ -573,7 +617,7 @@ def _check_counts(counts: Any) -> dict[str, tuple[int, int, int]]:
 
 
 def _statistics(counts: dict[str, tuple[int, int, int]], decoy: str) -> list[tuple[str, str]]:
-    """The binomial statistics the rate is computed from: ``(key, "gain" | "error")``."""
+    """Return the binomial statistics the rate is computed from: ``(key, "gain" | "error")``."""
     stats = []
     for key in counts:
         if key.startswith(("Z:", "X:")) and not key.endswith(":single"):
@@ -586,8 +630,10 @@ def _statistics(counts: dict[str, tuple[int, int, int]], decoy: str) -> list[tup
 def _frequencies(
     counts: dict[str, tuple[int, int, int]], overrides: dict[tuple[str, str], np.ndarray]
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Gains and QBERs per key, single-photon yield and error, each replaced by
-    ``overrides[(key, kind)]`` (arrays of variants) where given."""
+    """Return gains and QBERs per key and the single-photon yield and error.
+
+    Each is replaced by ``overrides[(key, kind)]`` (arrays of variants) where given.
+    """
 
     def value(key: str, kind: str) -> np.ndarray:
         if (key, kind) in overrides:
@@ -745,7 +791,7 @@ def rate_at_confidence(
     decoy: str = "infinite",
     confidence: float = STATISTICAL_CONFIDENCE,
 ) -> float:
-    """The rate per pulse that sampled counts support at a stated confidence (clipped at 0).
+    """Return the rate per pulse that sampled counts support at a stated confidence (clipped at 0).
 
     Every binomial statistic the rate is computed from (each gain ``detections / pulses``, each
     QBER ``errors / detections`` and, for ``decoy="infinite"``, the tagged single-photon yield
@@ -855,8 +901,11 @@ def _noise_description(qubit_noise: Any) -> Any:
 
 
 def noise_model_record(noise_model: Any) -> dict[str, Any] | None:
-    """A device noise model recorded by content: its type and the SHA-256 of the canonical
-    JSON of ``noise_model.to_dict()`` (``sha256`` is ``None`` when it has no such method)."""
+    """Record a device noise model by content.
+
+    Its type and the SHA-256 of the canonical JSON of ``noise_model.to_dict()`` (``sha256`` is
+    ``None`` when it has no such method).
+    """
     if noise_model is None:
         return None
     record: dict[str, Any] = {"type": type(noise_model).__name__, "sha256": None}

@@ -112,8 +112,10 @@ def signal_bounds(
 
 
 def symmetric_links(columns: Mapping[str, np.ndarray]) -> np.ndarray:
-    """MDI-QKD links whose rate is symmetric under exchanging Alice and Bob (equal arm
-    transmittances and equal decoy intensities): their optimum has ``mu_a = mu_b``."""
+    """Flag the MDI-QKD links whose rate is symmetric under exchanging Alice and Bob.
+
+    Equal arm transmittances and equal decoy intensities: their optimum has ``mu_a = mu_b``.
+    """
 
     def same(name_a: str, name_b: str) -> np.ndarray:
         return np.asarray(columns[name_a] == columns[name_b])
@@ -131,8 +133,10 @@ Objective = Callable[[tuple[np.ndarray, ...]], tuple[np.ndarray, np.ndarray]]
 
 
 def _objective(model: Any, columns: tuple[str, ...]) -> Objective:
-    """``log-intensities -> (rate, key fraction)``; each log-intensity array has the links'
-    shape with leading axes for trial points."""
+    """Build ``log-intensities -> (rate, key fraction)``.
+
+    Each log-intensity array has the links' shape with leading axes for trial points.
+    """
 
     def evaluate(logs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
         signal = {
@@ -166,8 +170,10 @@ def _climb_1d(values: np.ndarray, start: np.ndarray) -> np.ndarray:
 def _golden(
     objective: Objective, low: np.ndarray, high: np.ndarray, iterations: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Golden-section maximisation of ``objective`` on ``[low, high]`` for every problem at
-    once (one objective call per iteration); returns the best point and its value."""
+    """Maximise ``objective`` on ``[low, high]`` by golden sections, every problem at once.
+
+    One objective call per iteration; returns the best point and its value.
+    """
     a, b = low.copy(), high.copy()
     c = b - _GOLDEN * (b - a)
     d = a + _GOLDEN * (b - a)
@@ -187,15 +193,17 @@ def _golden(
 
 
 def _starts(rate: np.ndarray, fraction: np.ndarray) -> np.ndarray:
-    """Indices of the two starting grid points per link: best rate, best key fraction."""
+    """Return indices of the two starting grid points per link: best rate, best key fraction."""
     return np.stack([np.argmax(rate, axis=0), np.argmax(fraction, axis=0)])
 
 
 def optimise_1d(
     objective: Objective, low: np.ndarray, high: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Maximise over one log-intensity in ``[log low, log high]`` per link (see the module
-    docstring); returns the optimal intensities and rates."""
+    """Maximise over one log-intensity in ``[log low, log high]`` per link.
+
+    See the module docstring; returns the optimal intensities and rates.
+    """
     log_low, log_high = np.log(low), np.log(high)
     fractions = np.linspace(0.0, 1.0, _GRID_1D)[:, None]
     grid = log_low[None] + fractions * (log_high - log_low)[None]  # (G, n)
@@ -241,8 +249,11 @@ def _compass(
     step: np.ndarray,
     bounds: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Compass search with step halving in ``(x, y)`` for every problem at once: move to the
-    best of the 8 neighbours at distance ``step`` if it improves, else halve ``step``."""
+    """Run a compass search with step halving in ``(x, y)`` for every problem at once.
+
+    Move to the best of the 8 neighbours at distance ``step`` if it improves, else halve
+    ``step``.
+    """
     lo_x, hi_x, lo_y, hi_y = bounds
     value = objective((x, y))[0]
     d = _DIRECTIONS.reshape((8, 2) + (1,) * x.ndim)
@@ -270,8 +281,11 @@ def _newton(
     bounds: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     h: float = 1e-4,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Newton steps from finite-difference derivatives (step ``h`` in log space), taken only
-    where the Hessian is negative definite and the rate improves (halving up to 3 times)."""
+    """Polish with Newton steps from finite-difference derivatives (step ``h`` in log space).
+
+    A step is taken only where the Hessian is negative definite and the rate improves
+    (halving up to 3 times).
+    """
     lo_x, hi_x, lo_y, hi_y = bounds
     offsets = np.array([(h, 0), (-h, 0), (0, h), (0, -h), (h, h), (-h, -h), (h, -h), (-h, h)])
     o = offsets.reshape((8, 2) + (1,) * x.ndim)
@@ -309,8 +323,10 @@ def optimise_2d(
     bounds_a: tuple[np.ndarray, np.ndarray],
     bounds_b: tuple[np.ndarray, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Maximise over ``(log mu_a, log mu_b)`` per link (see the module docstring); returns
-    the optimal intensities and rates."""
+    """Maximise over ``(log mu_a, log mu_b)`` per link.
+
+    See the module docstring; returns the optimal intensities and rates.
+    """
     lo_x, hi_x = np.log(bounds_a[0]), np.log(bounds_a[1])
     lo_y, hi_y = np.log(bounds_b[0]), np.log(bounds_b[1])
     n = lo_x.shape[0]

@@ -335,8 +335,10 @@ class Detector:
 
 
 def live_fraction(*, click_prob: Any, repetition_rate_hz: Any, dead_time_s: Any) -> Any:
-    """``1 / (1 + click_prob * repetition_rate_hz * dead_time_s)``, broadcast (see
-    :meth:`Detector.live_fraction`); a ``nan`` dead time means none."""
+    """Compute ``1 / (1 + click_prob * repetition_rate_hz * dead_time_s)``, broadcast.
+
+    See :meth:`Detector.live_fraction`; a ``nan`` dead time means none.
+    """
     tau = np.nan_to_num(np.asarray(dead_time_s, dtype=float), nan=0.0)
     rate = np.asarray(click_prob, dtype=float) * np.asarray(repetition_rate_hz, dtype=float)
     fraction = 1.0 / (1.0 + rate * tau)
@@ -412,7 +414,7 @@ class BB84DecoyParams:
 
     @classmethod
     def gys(cls, *, length_km: float = 0.0) -> BB84DecoyParams:
-        """The GYS parameter set used by Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005).
+        """Return the GYS parameter set used by Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005).
 
         From the experiment of Gobby, Yuan, Shields, Appl. Phys. Lett. 84, 3762 (2004):
         ``alpha = 0.21`` dB/km, ``eta_Bob = 0.045``, ``Y0 = 1.7e-6``, ``e_d = 0.033``,
@@ -429,6 +431,11 @@ class BB84DecoyParams:
         Returns
         -------
         BB84DecoyParams
+
+        Raises
+        ------
+        ValueError
+            For a negative length (or a relay fraction outside [0, 1]).
 
         Examples
         --------
@@ -482,7 +489,7 @@ class BB84DecoyParams:
         return self.channel.transmittance_at(length_km=length_km) * self.detector.efficiency
 
     def with_length(self, *, length_km: float) -> BB84DecoyParams:
-        """A copy with the channel length set to ``length_km`` (km).
+        """Return a copy with the channel length set to ``length_km`` (km).
 
         Parameters
         ----------
@@ -615,7 +622,7 @@ class MDIParams:
 
     @classmethod
     def xu2013(cls, *, length_km: float = 0.0, relay_fraction: float = 0.5) -> MDIParams:
-        """The MDI-QKD parameter set of Xu, Curty, Qi, Lo, New J. Phys. 15, 113007 (2013).
+        """Return the MDI-QKD parameter set of Xu, Curty, Qi, Lo, New J. Phys. 15, 113007 (2013).
 
         ``e_d = 0.015``, ``p_d = 3e-6``, ``eta_d = 0.145``, ``f = 1.16``, ``alpha = 0.2``
         dB/km, signal ``mu = 0.5``. Decoys (``nu = 0.1``, vacuum) and the 100 MHz repetition
@@ -631,6 +638,11 @@ class MDIParams:
         Returns
         -------
         MDIParams
+
+        Raises
+        ------
+        ValueError
+            For a negative length (or a relay fraction outside [0, 1]).
 
         Examples
         --------
@@ -675,7 +687,7 @@ class MDIParams:
         return self.source_a == self.source_b and self.channel_a == self.channel_b
 
     def with_length(self, *, length_km: float, relay_fraction: float = 0.5) -> MDIParams:
-        """A copy with total length ``length_km`` and Charlie ``relay_fraction`` from Alice.
+        """Return a copy with total length ``length_km`` and Charlie ``relay_fraction`` from Alice.
 
         Parameters
         ----------
@@ -704,7 +716,7 @@ class MDIParams:
         return self.with_lengths(length_a_km=length_a, length_b_km=length_km - length_a)
 
     def with_lengths(self, *, length_a_km: float, length_b_km: float) -> MDIParams:
-        """A copy with ``L_A = length_a_km`` and ``L_B = length_b_km`` (km).
+        """Return a copy with ``L_A = length_a_km`` and ``L_B = length_b_km`` (km).
 
         Parameters
         ----------
@@ -780,7 +792,7 @@ LinkParams = BB84DecoyParams | MDIParams
 
 
 def default_params(protocol: str) -> LinkParams:
-    """The reference parameter set of a protocol.
+    """Return the reference parameter set of a protocol.
 
     Parameters
     ----------
@@ -924,7 +936,7 @@ dead time (``dead_time_s=None``) has ``nan`` in its column.
 
 
 def params_to_columns(params: LinkParams) -> dict[str, float]:
-    """The flat column values (floats; ``nan`` for no dead time) of one parameter object."""
+    """Return the flat column values (floats; ``nan`` for no dead time) of one parameter object."""
     values = {}
     for column, path in COLUMNS[params.protocol].items():
         value: Any = params

@@ -102,7 +102,7 @@ def entropy_upper(error_upper: Any) -> np.ndarray:
 def rate_terms(
     single_gain: Any, single_error: Any, gain: Any, qber: Any, f: Any
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The two terms of the GLLP-type rate: ``(Q1 [1 - H2(e1)], Q f H2(E))``.
+    """Return the two terms of the GLLP-type rate: ``(Q1 [1 - H2(e1)], Q f H2(E))``.
 
     The rate per pulse is ``q (first - second)``. A non-positive ``Q1`` or an undefined ``e1``
     certifies nothing (first term 0); an undefined ``E`` (no detection) leaks nothing.
@@ -153,6 +153,11 @@ def gllp_key_rate(
     -------
     float or numpy.ndarray
         Secret bits per signal pulse; negative where no key can be distilled.
+
+    Raises
+    ------
+    ValueError
+        For a QBER outside [0, 1].
 
     References
     ----------
@@ -209,6 +214,11 @@ def mdi_key_rate(
     -------
     float or numpy.ndarray
         Secret bits per signal pulse pair; negative where no key can be distilled.
+
+    Raises
+    ------
+    ValueError
+        For a QBER outside [0, 1].
 
     References
     ----------

@@ -236,7 +236,7 @@ def _signal_key(protocol: str) -> str:
 
 
 def _expected_keys(protocol: str) -> tuple[set[str], set[str]]:
-    """Expected keys of ``intensities`` and of ``gains``/``qbers``."""
+    """Return expected keys of ``intensities`` and of ``gains``/``qbers``."""
     if protocol == "bb84-decoy":
         pairs = set(INTENSITY_NAMES)
         intensities = set(INTENSITY_NAMES)
@@ -566,8 +566,10 @@ def _set(report: LinkReport, name: str, value: Any) -> None:
 
 
 def _validate(r: LinkReport) -> dict[str, Any]:
-    """Every check of :class:`LinkReport` (types, ranges, consistency); normalises in place and
-    returns the parameters as plain JSON data."""
+    """Run every check of :class:`LinkReport` (types, ranges, consistency).
+
+    Normalises the fields in place and returns the parameters as plain JSON data.
+    """
     if isinstance(r.schema_version, bool) or r.schema_version != SCHEMA_VERSION:
         raise ValueError(f"schema_version={r.schema_version!r} must be {SCHEMA_VERSION}")
     _choose(r, "protocol", PROTOCOLS)
@@ -832,8 +834,10 @@ def report_from_evaluation(
     confidence: float | None = None,
     key_rate_at_confidence: float | None = None,
 ) -> LinkReport:
-    """Build a :class:`LinkReport` from entry ``index`` of a
-    :class:`~qkdcircuits.links.evaluation.LinkEvaluation` (its only entry when ``None``).
+    """Build a :class:`LinkReport` from entry ``index`` of a link evaluation.
+
+    ``evaluation`` is a :class:`~qkdcircuits.links.evaluation.LinkEvaluation`; ``index=None``
+    takes its only entry.
 
     Used by :func:`link_reports` and by the Monte Carlo simulation.
     """
@@ -888,7 +892,7 @@ def resolve_params(
     length_b_km: float | None,
     relay_fraction: float,
 ) -> LinkParams:
-    """The parameter object with the requested lengths applied (shared with Monte Carlo).
+    """Return the parameter object with the requested lengths applied (shared with Monte Carlo).
 
     The lengths are resolved by :func:`~qkdcircuits.links.evaluation.resolve_lengths` (the one
     copy of that logic) and must be scalars.
