@@ -37,6 +37,7 @@ from qkdcircuits.links.evaluation import (
     key_rate,
 )
 from qkdcircuits.links.montecarlo import (
+    MAX_MEAN_ARRIVING,
     MAX_PULSES,
     STATISTICAL_CONFIDENCE,
     analyse_counts,
@@ -81,6 +82,7 @@ from qkdcircuits.links.report import (
 
 __all__ = [
     "DECOY_METHODS",
+    "MAX_MEAN_ARRIVING",
     "MAX_PULSES",
     "METHODS",
     "MU_MAX",

@@ -106,6 +106,7 @@ from qkdcircuits.links.report import LinkReport, report_from_evaluation, resolve
 from qkdcircuits.noise import NOISELESS, ArmNoise
 
 __all__ = [
+    "MAX_MEAN_ARRIVING",
     "MAX_PULSES",
     "STATISTICAL_CONFIDENCE",
     "analyse_counts",
@@ -117,6 +118,12 @@ __all__ = [
 
 MAX_PULSES = 10**15
 """Largest number of pulses per run (counts stay exact in float64 below 2**53)."""
+
+MAX_MEAN_ARRIVING = 150.0
+"""Largest mean number of photons per pulse reaching the detectors (intensity x transmittance)
+that the photon-level model simulates: its cost grows with the square (MDI-QKD: the cube) of
+the photon numbers it tracks. Brighter links are evaluated with the closed forms
+(:func:`~qkdcircuits.links.evaluation.evaluate_link`), which hold at any intensity."""
 
 _TAIL = 1e-18  # Poisson tail mass dropped into the last photon-number cell
 _BASES = ("Z", "X")
@@ -356,6 +363,25 @@ def _check_pulses(pulses: Any) -> int:
     return int(pulses)
 
 
+def _check_brightness(params: LinkParams) -> None:
+    if isinstance(params, BB84DecoyParams):
+        arms = [("", params.source, params.transmittance)]
+    else:
+        arms = [
+            ("_a", params.source_a, params.transmittance_a),
+            ("_b", params.source_b, params.transmittance_b),
+        ]
+    for suffix, source, eta in arms:
+        mean = max(source.intensities) * eta
+        if mean > MAX_MEAN_ARRIVING:
+            raise ValueError(
+                f"signal_intensity{suffix}={max(source.intensities)!r} x transmittance{suffix}="
+                f"{eta:.4g} = {mean:.4g} photons arrive per pulse on average; the Monte Carlo "
+                f"photon model handles at most MAX_MEAN_ARRIVING={MAX_MEAN_ARRIVING:g} (use the "
+                "closed forms, evaluate_link or link_report, for brighter pulses)"
+            )
+
+
 def _empty_counts(keys: list[str]) -> dict[str, np.ndarray]:
     return {key: np.zeros(3, dtype=np.int64) for key in keys}
 
@@ -550,8 +576,8 @@ def sample_link_counts(
     Raises
     ------
     ValueError
-        For ``pulses`` outside ``[1, MAX_PULSES]``, a basis probability outside [0, 1] or a
-        table of the wrong shape.
+        For ``pulses`` outside ``[1, MAX_PULSES]``, a basis probability outside [0, 1], a
+        table of the wrong shape or pulses brighter than :data:`MAX_MEAN_ARRIVING`.
     TypeError
         For a non-integer ``pulses``, a bad seed or ``params``.
 
@@ -568,6 +594,7 @@ def sample_link_counts(
     pulses = _check_pulses(pulses)
     z_basis_prob = check_probability(z_basis_prob, "z_basis_prob")
     rng = as_generator(seed)
+    _check_brightness(params)
     if table is None:
         table = qubit_outcome_table(params)
     table = np.asarray(table, dtype=float)

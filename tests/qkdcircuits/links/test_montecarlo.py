@@ -491,3 +491,11 @@ def test_rate_at_confidence_tracks_the_sample_size():
     assert rates[2][1] == pytest.approx(rates[2][0], rel=2e-2)  # 10^12 pulses nearly can
     with pytest.raises(ValueError, match="confidence"):
         rate_at_confidence(GYS_25, counts, confidence=1.0)
+
+
+def test_pulses_too_bright_for_the_photon_model_are_refused():
+    bright = with_overrides(MDI_ASYM, {"mu": 2000.0})  # about 230 photons reach Charlie
+    with pytest.raises(ValueError, match="MAX_MEAN_ARRIVING"):
+        simulate_link(params=bright, pulses=10**6, seed=1)
+    ok = with_overrides(GYS_25, {"mu": 1000.0})  # 13 photons reach Bob: simulated
+    assert simulate_link(params=ok, pulses=10**6, seed=1).verdict == "no-key"
