@@ -1,0 +1,29 @@
+"""QKD network topologies: the graph model, built-in scenarios, random generators, file formats.
+
+* :class:`QKDTopology` (:mod:`network.topology.model`): a validated, frozen networkx graph of
+  trusted nodes, endpoint users and untrusted MDI relays whose edges are QKD links carrying
+  :mod:`qkdcircuits` parameters, with stable link ids for per-link arrays.
+* :func:`scenario` / :data:`SCENARIOS` (:mod:`network.topology.scenarios`): SECOQC (Vienna
+  2008), the Tokyo QKD Network (2010), a Cambridge metro triangle and a Beijing-Shanghai-style
+  backbone, with cited link lengths.
+"""
+
+from network.topology.model import (
+    KEY_HOLDING_KINDS,
+    NODE_KINDS,
+    QKDTopology,
+    link_parameters,
+    max_link_length_km,
+)
+from network.topology.scenarios import SCENARIOS, ScenarioInfo, scenario
+
+__all__ = [
+    "KEY_HOLDING_KINDS",
+    "NODE_KINDS",
+    "SCENARIOS",
+    "QKDTopology",
+    "ScenarioInfo",
+    "link_parameters",
+    "max_link_length_km",
+    "scenario",
+]
