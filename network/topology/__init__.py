@@ -6,8 +6,12 @@
 * :func:`scenario` / :data:`SCENARIOS` (:mod:`network.topology.scenarios`): SECOQC (Vienna
   2008), the Tokyo QKD Network (2010), a Cambridge metro triangle and a Beijing-Shanghai-style
   backbone, with cited link lengths.
+* :func:`random_geometric_topology`, :func:`waxman_topology`
+  (:mod:`network.topology.generators`): seeded random networks of any size, every link within
+  reach, key-connected.
 """
 
+from network.topology.generators import random_geometric_topology, waxman_topology
 from network.topology.model import (
     KEY_HOLDING_KINDS,
     NODE_KINDS,
@@ -25,5 +29,7 @@ __all__ = [
     "ScenarioInfo",
     "link_parameters",
     "max_link_length_km",
+    "random_geometric_topology",
     "scenario",
+    "waxman_topology",
 ]
