@@ -9,9 +9,12 @@
 * :func:`random_geometric_topology`, :func:`waxman_topology`
   (:mod:`network.topology.generators`): seeded random networks of any size, every link within
   reach, key-connected.
+* :func:`save_topology` / :func:`load_topology` (:mod:`network.topology.io`): JSON and GraphML
+  that round-trip exactly, written atomically.
 """
 
 from network.topology.generators import random_geometric_topology, waxman_topology
+from network.topology.io import load_topology, save_topology
 from network.topology.model import (
     KEY_HOLDING_KINDS,
     NODE_KINDS,
@@ -28,8 +31,10 @@ __all__ = [
     "QKDTopology",
     "ScenarioInfo",
     "link_parameters",
+    "load_topology",
     "max_link_length_km",
     "random_geometric_topology",
+    "save_topology",
     "scenario",
     "waxman_topology",
 ]
