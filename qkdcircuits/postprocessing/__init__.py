@@ -1,9 +1,9 @@
 """Post-processing: from sifted bits to authenticated final keys.
 
-Parameter estimation (:func:`sample_qber`), Cascade error correction (:func:`cascade_reconcile`),
-error verification (:func:`verify_keys`), Toeplitz privacy amplification
-(:func:`toeplitz_hash`, :func:`secret_key_length`), Wegman-Carter authentication
-(:class:`KeyPool`, :class:`WegmanCarterAuthenticator`), Shamir secret sharing
+Parameter estimation (:func:`sample_qber`, :func:`phase_error_upper_bound`), Cascade error
+correction (:func:`cascade_reconcile`), error verification (:func:`verify_keys`), Toeplitz
+privacy amplification (:func:`toeplitz_hash`, :func:`secret_key_length`), Wegman-Carter
+authentication (:class:`KeyPool`, :class:`WegmanCarterAuthenticator`), Shamir secret sharing
 (:func:`split_secret`, :func:`split_key`) and the end-to-end :func:`distill_key` /
 :func:`distill_rounds`.
 
@@ -37,6 +37,7 @@ from qkdcircuits.postprocessing.cascade import (
 )
 from qkdcircuits.postprocessing.distill import (
     BOOTSTRAP_KEY_BITS,
+    MAX_VERIFICATION_TAG_BITS,
     DistillAccounting,
     DistillConfig,
     DistillResult,
@@ -44,7 +45,12 @@ from qkdcircuits.postprocessing.distill import (
     distill_rounds,
 )
 from qkdcircuits.postprocessing.error_verification import ErrorVerificationResult, verify_keys
-from qkdcircuits.postprocessing.estimation import QBERSample, sample_qber, upper_confidence_bound
+from qkdcircuits.postprocessing.estimation import (
+    QBERSample,
+    phase_error_upper_bound,
+    sample_qber,
+    upper_confidence_bound,
+)
 from qkdcircuits.postprocessing.shamir import (
     DEFAULT_PRIME,
     KeyShare,
@@ -69,6 +75,7 @@ __all__ = [
     "CASCADE_ORIGINAL",
     "CASCADE_PRESETS",
     "DEFAULT_PRIME",
+    "MAX_VERIFICATION_TAG_BITS",
     "TAG_BITS",
     "AuthTag",
     "CascadeConfig",
@@ -91,6 +98,7 @@ __all__ = [
     "distill_rounds",
     "forgery_probability",
     "leftover_hash_length",
+    "phase_error_upper_bound",
     "polynomial_hash",
     "privacy_amplification",
     "sample_qber",

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-REDUCTION = 0x1B
-"""``x^64 mod P(x) = x^4 + x^3 + x + 1``."""
-
 _ONE = np.uint64(1)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 

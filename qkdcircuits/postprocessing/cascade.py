@@ -25,8 +25,8 @@ G. Brassard and L. Salvail, "Secret-key reconciliation by public discussion", EU
 LNCS 765, pp. 410-423 (1994): Cascade (Sec. 4), BINARY, BICONF (Sec. 5), block size
 ``k1 ~ 0.73 / Q`` and ``k_i = 2 k_{i-1}``.
 J. Martinez-Mateo, C. Pacher, M. Peev, A. Ciurana, V. Martin, "Demystifying the information
-reconciliation protocol Cascade", Quantum Inf. Comput. 15, 453 (2015): efficiency
-``f = leaked / (n H2(Q))`` and the BICONF/modified-block-size variants.
+reconciliation protocol Cascade", Quantum Inf. Comput. 15, 453 (2015): the reconciliation
+(in)efficiency ``f = leaked / (n H2(Q)) >= 1`` and the BICONF/modified-block-size variants.
 """
 
 from __future__ import annotations
@@ -125,6 +125,23 @@ class CascadeConfig:
 
         Sizes are capped at ``n``; a QBER of 0 gives one block of the whole key.
 
+        Parameters
+        ----------
+        n : int
+            Key length in bits (>= 1).
+        qber : float
+            Estimated QBER in [0, 1].
+
+        Returns
+        -------
+        tuple of int
+            One block size per pass.
+
+        Raises
+        ------
+        ValueError
+            If ``n`` or ``qber`` is out of range.
+
         Examples
         --------
         >>> CASCADE_ORIGINAL.pass_block_sizes(10_000, 0.01)
@@ -205,10 +222,12 @@ class CascadeResult:
         return self.initial_errors / self.length if self.length else math.nan
 
     @property
-    def efficiency(self) -> float:
-        """``f = leaked / (n H2(e))`` with ``e`` the realised error rate (Shannon limit: 1).
+    def ec_inefficiency(self) -> float:
+        """Reconciliation inefficiency ``f = leaked / (n H2(e))`` (>= 1 on average; 1 is the
+        Shannon limit), ``e`` the realised error rate.
 
-        ``nan`` when the keys were identical (``H2(0) = 0``).
+        ``nan`` when the keys were identical (``H2(0) = 0``). Martinez-Mateo et al. (2015) call
+        it the efficiency; it is the factor by which the leakage exceeds the minimum.
         """
         entropy = binary_entropy(self.error_rate) if self.length else 0.0
         return self.leaked_bits / (self.length * entropy) if entropy > 0 else math.nan
@@ -219,40 +238,171 @@ class CascadeResult:
         return self.residual_errors == 0
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready summary."""
-        efficiency = self.efficiency
+        """JSON-ready summary.
+
+        Returns
+        -------
+        dict
+            Method, length, leakage, corrections, error rate, inefficiency, block sizes,
+            BICONF checks and residual errors.
+        """
+        inefficiency = self.ec_inefficiency
         return {
             "method": self.config.name,
             "length": self.length,
             "leaked_bits": self.leaked_bits,
             "corrected_bits": self.corrected_bits,
             "error_rate": self.error_rate,
-            "efficiency": None if math.isnan(efficiency) else efficiency,
+            "ec_inefficiency": None if math.isnan(inefficiency) else inefficiency,
             "block_sizes": list(self.block_sizes),
             "biconf_checks": self.biconf_checks,
             "residual_errors": self.residual_errors,
         }
 
 
-class _Pass:
-    """One shuffle of the key cut into blocks.
+_EMPTY = np.zeros(0, dtype=np.int64)
 
-    Memory is kept to what the cascade needs, so that many BICONF checks on long keys stay
-    cheap: the shuffled order (``int32``) and, per original bit, ``1 + its block index`` in the
-    smallest unsigned type that holds it (0: the pass does not hold the bit, as in BICONF).
+
+class _Pass:
+    """One shuffle of the key cut into blocks, with its odd-block bookkeeping.
+
+    Memory is kept to what the cascade needs: an ordinary pass keeps its shuffled order
+    (``int32``) and, per original bit, ``1 + its block index`` in the smallest unsigned type that
+    holds it; a BICONF subset pass keeps only its membership as packed bits (its order, the
+    sorted members, is rebuilt on the rare occasions it is searched).
+
+    Odd blocks are tracked without rescanning the pass: ``queue`` holds the blocks that were odd
+    when the pass was added (sorted, consumed from ``head``), ``extra`` the blocks whose parity a
+    correction changed since the last search of this pass, ``kept`` (sorted) the odd ones among
+    them that a batch-limited search left for later. Every odd block is in one of the three, so
+    the work per search is proportional to the blocks touched, not to the number of blocks.
     """
 
-    __slots__ = ("block", "member", "n_blocks", "order", "size")
+    __slots__ = (
+        "block",
+        "extra",
+        "head",
+        "kept",
+        "member",
+        "n_blocks",
+        "odd",
+        "order",
+        "queue",
+        "size",
+    )
 
-    def __init__(self, order: np.ndarray, block: int, n: int, n_blocks: int) -> None:
-        self.order = order.astype(np.int32 if n < 2**31 else np.int64)
-        self.size = order.size
+    def __init__(self, order: np.ndarray | None, member: np.ndarray, block: int, n_blocks: int):
+        self.order = order
+        self.member = member
         self.block = block
         self.n_blocks = n_blocks
-        self.member = np.zeros(n, dtype=np.min_scalar_type(n_blocks + 1))
-        blocks_of_positions = np.arange(self.size) // block
-        covered = blocks_of_positions < n_blocks
-        self.member[self.order[covered]] = blocks_of_positions[covered] + 1
+        self.size = block * n_blocks if order is None else int(order.size)
+        self.odd = np.zeros(n_blocks, dtype=np.uint8)
+        self.queue = _EMPTY
+        self.head = 0
+        self.kept = _EMPTY
+        self.extra: list[np.ndarray] = []
+
+    @classmethod
+    def shuffled(cls, order: np.ndarray, block: int, n: int) -> _Pass:
+        """An ordinary pass: ``order`` (a permutation of ``range(n)``) cut into ``block``-bit
+        blocks."""
+        n_blocks = -(-order.size // block)
+        member = np.empty(n, dtype=np.min_scalar_type(n_blocks + 1))
+        labels = np.arange(1, n_blocks + 1, dtype=member.dtype)
+        member[order] = np.repeat(labels, block)[: order.size]
+        return cls(order, member, block, n_blocks)
+
+    @classmethod
+    def subset(cls, mask: np.ndarray) -> _Pass:
+        """A BICONF pass: one block made of the positions where ``mask`` is true."""
+        return cls(None, np.packbits(mask), int(np.count_nonzero(mask)), 1)
+
+    def positions(self) -> np.ndarray:
+        """The pass's order: the key positions in block order."""
+        if self.order is not None:
+            return self.order
+        return np.flatnonzero(np.unpackbits(self.member)[: self.member.size * 8]).astype(np.int64)
+
+    def blocks_of(self, positions: np.ndarray) -> np.ndarray:
+        """Block index (0-based) of each key position the pass holds; positions it does not hold
+        are dropped."""
+        if self.order is not None:
+            label = self.member[positions].astype(np.int64)
+            return label[label > 0] - 1
+        held = (self.member[positions >> 3] >> (7 - (positions & 7)).astype(np.uint8)) & 1
+        return np.zeros(int(np.count_nonzero(held)), dtype=np.int64)
+
+    def mark(self, blocks: np.ndarray) -> None:
+        """Flip the parity of ``blocks`` (repeats flip again) and note them as candidates."""
+        np.bitwise_xor.at(self.odd, blocks, np.uint8(1))
+        self.extra.append(blocks)
+
+    def take_odd(self, limit: int | None) -> np.ndarray:
+        """The lowest ``limit`` odd blocks (all when ``None``), sorted, taken out for a search.
+
+        Candidates are the blocks touched since the last call (``extra``), the sorted odd
+        blocks kept from earlier calls (``kept``) and the unscanned part of ``queue``; the two
+        sorted arrays are scanned only as far as needed.
+        """
+        odd = self.odd
+        if self.extra:
+            touched = np.unique(np.concatenate(self.extra))
+            touched = touched[odd[touched] != 0]
+        else:
+            touched = _EMPTY
+        kept_found, kept_end = _first_odd(self.kept, 0, odd, limit)
+        queue_found, queue_end = _first_odd(self.queue, self.head, odd, limit)
+        candidates = np.union1d(touched, np.union1d(kept_found, queue_found))
+        chosen = candidates if limit is None else candidates[:limit]
+        self.extra = []
+        if chosen.size == candidates.size:
+            self.kept, self.head = self.kept[kept_end:], queue_end
+            return chosen
+        # Odd blocks above the last chosen one stay for later calls. Even blocks skipped in a
+        # sorted array may be dropped: should one turn odd again, a correction touches it.
+        top = chosen[-1]
+        later = queue_found[queue_found > top]
+        self.head = int(np.searchsorted(self.queue, later[0])) if later.size else queue_end
+        later = kept_found[kept_found > top]
+        rest = self.kept[int(np.searchsorted(self.kept, later[0])) if later.size else kept_end :]
+        self.kept = _merge_sorted(rest, touched[touched > top])
+        return chosen
+
+
+def _first_odd(
+    blocks: np.ndarray, start: int, odd: np.ndarray, limit: int | None
+) -> tuple[np.ndarray, int]:
+    """The first ``limit`` (all when ``None``) odd entries of the sorted ``blocks[start:]``.
+
+    Returns them and the index where the scan stopped; it scans in growing chunks, so its cost
+    is proportional to what it returns plus the even entries it skips.
+    """
+    if start >= blocks.size:
+        return _EMPTY, blocks.size
+    if limit is None:
+        chunk = blocks[start:]
+        return chunk[odd[chunk] != 0], blocks.size
+    parts, count, end, step = [], 0, start, max(256, 4 * limit)
+    while end < blocks.size and count < limit:
+        chunk = blocks[end : end + step]
+        hit = chunk[odd[chunk] != 0]
+        parts.append(hit)
+        count += hit.size
+        end += chunk.size
+        step *= 2
+    return np.concatenate(parts), end
+
+
+def _merge_sorted(base: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """The sorted union of the sorted unique arrays ``base`` and ``new`` (``new`` small)."""
+    if new.size == 0:
+        return base
+    if base.size == 0:
+        return new
+    where = np.searchsorted(base, new)
+    duplicate = (where < base.size) & (base[np.minimum(where, base.size - 1)] == new)
+    return np.insert(base, where[~duplicate], new[~duplicate])
 
 
 def _block_parities(bits: np.ndarray, block: int, n_blocks: int) -> np.ndarray:
@@ -272,7 +422,7 @@ def _row_prefix(rows: np.ndarray, length: np.ndarray) -> np.ndarray:
 
 
 class _Cascade:
-    """Mutable state of one reconciliation: error pattern, passes, odd blocks, transcript."""
+    """Mutable state of one reconciliation: error pattern, passes, transcript."""
 
     def __init__(self, alice: np.ndarray, bob: np.ndarray, top_pass_batch: int) -> None:
         self.alice = alice
@@ -280,7 +430,6 @@ class _Cascade:
         self.errors = alice ^ bob  # what Bob's parity comparisons reveal, block by block
         self.n = alice.size
         self.passes: list[_Pass] = []
-        self.odd: list[np.ndarray] = []
         self.disclosed: list[np.ndarray] = []
         self.leaked = 0
         self.corrected = 0
@@ -289,18 +438,17 @@ class _Cascade:
         self.disclosed.append(parities.astype(np.uint8))
         self.leaked += int(parities.size)
 
-    def add_pass(self, order: np.ndarray, block: int, blocks_disclosed: int | None = None) -> None:
-        """Shuffle, cut into blocks, disclose Alice's block parities and note the odd blocks.
+    def add_pass(self, p: _Pass) -> bool:
+        """Disclose Alice's block parities of a new pass and note its odd blocks.
 
-        ``blocks_disclosed`` limits the pass to its first blocks (BICONF discloses one).
+        Returns whether any block is odd.
         """
-        n_blocks = -(-order.size // block)
-        if blocks_disclosed is not None:
-            n_blocks = min(n_blocks, blocks_disclosed)
-        p = _Pass(order, block, self.n, n_blocks)
-        self._disclose(_block_parities(self.alice[p.order], block, n_blocks))
+        order = p.positions()
+        self._disclose(_block_parities(self.alice[order], p.block, p.n_blocks))
+        p.odd = _block_parities(self.errors[order], p.block, p.n_blocks)
+        p.queue = np.flatnonzero(p.odd)
         self.passes.append(p)
-        self.odd.append(_block_parities(self.errors[p.order], block, n_blocks))
+        return bool(p.queue.size)
 
     def _binary(self, p: _Pass, blocks: np.ndarray) -> np.ndarray:
         """BINARY on many odd blocks of one pass at once; returns the error positions found.
@@ -308,9 +456,10 @@ class _Cascade:
         The odd blocks' bits are gathered into one row each, so the work is proportional to the
         bits in those blocks, not to the key length.
         """
+        order = p.positions()
         base = blocks * p.block
         length = np.minimum(p.block, p.size - base)
-        index = p.order[np.minimum(base[:, None] + np.arange(p.block), p.size - 1)]
+        index = order[np.minimum(base[:, None] + np.arange(p.block), p.size - 1)]
         errors = _row_prefix(self.errors[index], length)
         alice = _row_prefix(self.alice[index], length)
         lo = np.zeros(blocks.size, dtype=np.int64)
@@ -331,10 +480,9 @@ class _Cascade:
     def _flip(self, positions: np.ndarray) -> None:
         self.errors[positions] ^= 1
         self.corrected += int(positions.size)
-        for p, odd in zip(self.passes, self.odd, strict=True):
-            member = p.member[positions].astype(np.int64)
+        for p in self.passes:
             # a block's parity flips once per corrected bit it holds
-            np.bitwise_xor.at(odd, member[member > 0] - 1, np.uint8(1))
+            p.mark(p.blocks_of(positions))
 
     def settle(self) -> None:
         """Search odd blocks, smallest blocks (earliest passes) first, until none is left.
@@ -342,14 +490,15 @@ class _Cascade:
         Brassard and Salvail correct the newest pass block by block, cascading each correction
         through the earlier passes before the next block. Searching all of the newest pass's odd
         blocks at once would sometimes pay for a search that an earlier cascade had made
-        unnecessary, so they are taken in batches of ``CascadeConfig.top_pass_batch`` blocks.
+        unnecessary, so they are taken in batches of ``CascadeConfig.top_pass_batch`` blocks
+        (the lowest-numbered odd blocks first).
         """
         while True:
-            for index, (p, odd) in enumerate(zip(self.passes, self.odd, strict=True)):
-                blocks = np.flatnonzero(odd)
+            last = len(self.passes) - 1
+            for index, p in enumerate(self.passes):
+                limit = self.top_pass_batch if index == last and index > 0 else None
+                blocks = p.take_odd(limit)
                 if blocks.size:
-                    if index == len(self.passes) - 1 and index > 0:
-                        blocks = blocks[: self.top_pass_batch]
                     self._flip(self._binary(p, blocks))
                     break
             else:
@@ -381,6 +530,24 @@ def cascade_reconcile(
     Returns
     -------
     CascadeResult
+        Bob's corrected key, the leakage and the transcript of Alice's parities.
+
+    Raises
+    ------
+    TypeError
+        If ``config`` is neither a :class:`CascadeConfig` nor a preset name.
+    ValueError
+        If the keys are not 0/1 arrays of equal length, ``qber`` is outside [0, 1] or the preset
+        is unknown.
+
+    Notes
+    -----
+    Cost is linear in the key length: each pass is one shuffle and one pass over the key, and a
+    search touches only the blocks it corrects (odd blocks are tracked, never rescanned).
+
+    References
+    ----------
+    G. Brassard, L. Salvail, EUROCRYPT '93, LNCS 765, 410 (1994), Secs. 4-5.
 
     Examples
     --------
@@ -389,7 +556,7 @@ def cascade_reconcile(
     >>> alice = rng.integers(0, 2, 10_000, dtype=np.uint8)
     >>> bob = alice ^ (rng.random(10_000) < 0.05).astype(np.uint8)
     >>> result = cascade_reconcile(alice, bob, qber=0.05, seed=2)
-    >>> bool(np.array_equal(result.bob_bits, alice)), 1.0 < result.efficiency < 1.4
+    >>> bool(np.array_equal(result.bob_bits, alice)), 1.0 < result.ec_inefficiency < 1.4
     (True, True)
     """
     alice, bob = check_pair(alice_bits, bob_bits)
@@ -412,8 +579,12 @@ def cascade_reconcile(
 
     sizes = config.pass_block_sizes(n, qber)
     state = _Cascade(alice, bob, config.top_pass_batch)
+    index_type = np.int32 if n < 2**31 else np.int64
     for block in sizes:
-        state.add_pass(rng.permutation(n), block)
+        # the same permutation as rng.permutation(n), shuffled in place at half the memory
+        order = np.arange(n, dtype=index_type)
+        rng.shuffle(order)
+        state.add_pass(_Pass.shuffled(order, block, n))
         state.settle()
 
     checks = 0
@@ -423,13 +594,12 @@ def cascade_reconcile(
         # whose parity alone is disclosed: any nonzero error pattern then has odd overlap with
         # probability exactly 1/2. A fixed-size half does not have that property (an all-ones
         # pattern of even length always meets an even-sized half evenly).
-        subset = np.flatnonzero(rng.random(n) < 0.5)
+        mask = rng.random(n) < 0.5
         checks += 1
-        if subset.size == 0:  # the empty subset: parity 0 on both sides, nothing disclosed
+        if not mask.any():  # the empty subset: parity 0 on both sides, nothing disclosed
             clean += 1
             continue
-        state.add_pass(subset, int(subset.size), blocks_disclosed=1)
-        clean = 0 if state.odd[-1].any() else clean + 1
+        clean = 0 if state.add_pass(_Pass.subset(mask)) else clean + 1
         state.settle()
 
     corrected_bob = alice ^ state.errors

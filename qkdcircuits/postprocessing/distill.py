@@ -2,25 +2,61 @@
 
 The steps, in order (each is its own module):
 
-1. **Parameter estimation** (:mod:`.estimation`): disclose a random sample, estimate the QBER with
-   a one-sided upper bound, discard the sample, abort above the threshold.
+1. **Parameter estimation** (:mod:`.estimation`): disclose a random sample of the Z-basis key to
+   estimate its bit-error rate (it sizes the Cascade blocks and aborts a hopeless channel), and
+   bound the key's **phase-error rate** from the X-basis test rounds:
+   ``e_ph <= phase_error_upper_bound(...)``, which fails with probability at most ``eps_PE``.
+   Without a test sample there is no key: the Z sample says nothing about phase errors, and the
+   protocol never falls back to it.
 2. **Error correction** (:mod:`.cascade`): Cascade with block sizes from the sampled QBER; every
    parity Alice discloses is counted as leaked.
-3. **Error verification** (:mod:`.verification`): compare ``tag_bits``-bit Toeplitz hashes; the
-   tag counts as leaked; a mismatch aborts.
+3. **Error verification** (:mod:`.error_verification`): compare ``tag_bits``-bit Toeplitz
+   hashes; the tag counts as leaked; a mismatch aborts. Different keys pass with probability at
+   most ``eps_cor = 2**-tag_bits``.
 4. **Privacy amplification** (:mod:`.toeplitz`): Toeplitz-hash both keys to
-   ``l = n (1 - H2(e_ph)) - leaked - 2 log2(1/eps_PA)`` bits (Tomamichel et al., Nat. Commun. 3,
-   634 (2012), Eq. (2), with the leftover hash lemma), ``e_ph`` the phase-error rate: given (in
-   BB84 / MDI-QKD the X-basis QBER's upper bound) or else the sample's upper bound.
+   ``l = n (1 - H2(e_ph)) - leaked - 2 log2(1/eps_PA)`` bits.
 5. **Authentication** (:mod:`.authentication`): each party's whole transcript is tagged with a
    Wegman-Carter tag from its key pool and checked by the other before the key is accepted
    (delayed authentication); the key consumed is reported. Aborted runs stop before this step
    and consume no key.
 
-The functions play both parties in one process. Alice's transcript holds the estimation sample
-(positions and her bits), the public seed of the Cascade shuffles, her disclosed parities, the
-verification seed and tag, and the privacy-amplification seed; Bob's holds his sample bits and his
-verification verdict.
+Security statement (what ``total_epsilon`` means). The run is ``eps``-secure in the composable
+sense with ``eps = eps_sec + eps_cor + eps_auth`` (union bound over the failure events; a
+protocol that is ``eps_cor``-correct and ``eps_sec``-secret is ``eps_cor + eps_sec``-secure,
+Portmann and Renner 2014, and composing it with authentication adds the forgery probability,
+Ben-Or et al. 2005, Portmann 2014):
+
+* ``eps_sec = 2 sqrt(eps_PE) + eps_PA``: the smooth min-entropy of the key is bounded by the
+  uncertainty relation with smoothing parameter ``sqrt(eps_PE)`` (a phase-error bound failing
+  with probability ``eps_PE`` is a state at purified distance ``sqrt(eps_PE)`` from one where it
+  holds), and the leftover hash lemma with that smoothing costs ``2 sqrt(eps_PE)`` plus the
+  hashing term, at most ``eps_PA`` (Tomamichel et al. 2012, Supplementary Note 1; Tomamichel
+  et al. 2011, Eq. (4));
+* ``eps_cor = 2**-tag_bits`` (error verification);
+* ``eps_auth``: the forgery probability ``L / 2^64`` of each of the two tags (for messages of at
+  most ``L`` 64-bit blocks, the receiver refusing longer ones).
+
+The stand-in for a pre-shared authentication key: without ``auth_pools`` the parties' 192-bit
+initial key comes from the operating system (``secrets``), never from ``seed``, and the accounting
+says so (``auth_key_source="stand-in"``).
+
+The functions play both parties in one process. Alice's transcript holds the seed of the
+estimation sample and her sampled bits, her X-basis test bits, the seed of the Cascade shuffles,
+her disclosed parities, the verification seed and tag, the privacy-amplification seed and the
+final length; Bob's holds his sampled and test bits and his verification verdict. ``seed`` drives
+all public randomness only.
+
+References
+----------
+M. Tomamichel, C. C. W. Lim, N. Gisin, R. Renner, "Tight finite-key analysis for quantum
+cryptography", Nat. Commun. 3, 634 (2012), Eq. (2) and Supplementary Notes 1-2.
+M. Tomamichel, C. Schaffner, A. Smith, R. Renner, IEEE Trans. Inf. Theory 57, 5524 (2011).
+C. Portmann, R. Renner, "Cryptographic security of quantum key distribution",
+arXiv:1409.3525 (2014), Sec. 6 (correctness and secrecy compose additively).
+M. Ben-Or, M. Horodecki, D. W. Leung, D. Mayers, J. Oppenheim, "The universal composable
+security of quantum key distribution", TCC 2005, LNCS 3378, 386.
+C. Portmann, "Key recycling in authentication", IEEE Trans. Inf. Theory 60, 4383 (2014).
+P. W. Shor, J. Preskill, PRL 85, 441 (2000).
 """
 
 from __future__ import annotations
@@ -39,11 +75,14 @@ from qkdcircuits._validation import (
     check_probability,
 )
 from qkdcircuits.analysis.statistics import INTERVAL_METHODS
-from qkdcircuits.postprocessing._bits import bits_to_bytes, check_pair, random_bits
+from qkdcircuits.postprocessing._bits import bits_to_bytes, check_bits, check_pair
+from qkdcircuits.postprocessing._checks import check_epsilon
 from qkdcircuits.postprocessing.authentication import (
+    AuthTag,
     InsufficientKeyError,
     KeyPool,
     WegmanCarterAuthenticator,
+    forgery_probability,
 )
 from qkdcircuits.postprocessing.cascade import (
     CASCADE_PRESETS,
@@ -52,11 +91,16 @@ from qkdcircuits.postprocessing.cascade import (
     cascade_reconcile,
 )
 from qkdcircuits.postprocessing.error_verification import ErrorVerificationResult, verify_keys
-from qkdcircuits.postprocessing.estimation import QBERSample, sample_qber
+from qkdcircuits.postprocessing.estimation import (
+    QBERSample,
+    phase_error_upper_bound,
+    sample_qber,
+)
 from qkdcircuits.postprocessing.toeplitz import privacy_amplification, secret_key_length
 
 __all__ = [
     "BOOTSTRAP_KEY_BITS",
+    "MAX_VERIFICATION_TAG_BITS",
     "DistillAccounting",
     "DistillConfig",
     "DistillResult",
@@ -67,6 +111,14 @@ __all__ = [
 BOOTSTRAP_KEY_BITS = 192
 """Pre-shared key one run consumes per party: a 64-bit hash key and two 64-bit pads."""
 
+MAX_VERIFICATION_TAG_BITS = 4096
+"""Longest error-verification tag accepted: ``2**-64`` already makes a wrong key negligible."""
+
+_BYTES_PER_TAG_BIT = 35  # memory of the Toeplitz hash per output bit, for the error message
+
+_STAND_IN = "stand-in"
+_POOLS = "pools"
+
 
 @dataclass(frozen=True)
 class DistillConfig:
@@ -75,20 +127,36 @@ class DistillConfig:
     Attributes
     ----------
     sample_fraction : float
-        Fraction of the sifted key disclosed for QBER estimation.
+        Fraction of the sifted key disclosed to estimate its bit-error rate, in (0, 1).
     confidence : float
-        Coverage of the one-sided upper bound on the sampled QBER.
+        Coverage of the one-sided bound on that bit-error rate, in (0.5, 1). It only sizes the
+        Cascade blocks when the sample holds no error; it is not a security parameter.
     abort_qber : float
-        Abort when the sampled QBER exceeds this.
+        Abort when the sampled key QBER or the X-basis test QBER exceeds this.
     ec : str or CascadeConfig
         Error correction: a preset name (``"cascade"``, ``"cascade-biconf"``) or a configuration.
     verification_tag_bits : int
-        Error-verification hash length; undetected residual errors have probability
-        ``2**-verification_tag_bits``.
+        Error-verification hash length in bits, 1 to :data:`MAX_VERIFICATION_TAG_BITS`;
+        different keys pass with probability ``eps_cor = 2**-verification_tag_bits``.
     pa_epsilon : float
-        Security parameter of privacy amplification (leftover hash lemma).
+        Privacy-amplification (leftover hash) security parameter ``eps_PA``, in (0, 1).
+    pe_epsilon : float
+        Failure probability ``eps_PE`` of the phase-error upper bound, in (0, 1); it costs
+        ``2 sqrt(eps_PE)`` of secrecy (see the module docstring), hence the small default.
     interval : {"clopper-pearson", "wilson"}
-        Binomial bound used for the sampled QBER.
+        Binomial bound used for the sampled key QBER.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a field is of the wrong type or out of range, or the secrecy bound
+        ``2 sqrt(pe_epsilon) + pa_epsilon`` is not below 1.
+
+    Examples
+    --------
+    >>> config = DistillConfig(pa_epsilon=1e-10, pe_epsilon=1e-20)
+    >>> config.secrecy_epsilon, config.correctness_epsilon == 2.0**-64
+    (3e-10, True)
     """
 
     sample_fraction: float = 0.1
@@ -97,6 +165,7 @@ class DistillConfig:
     ec: str | CascadeConfig = "cascade"
     verification_tag_bits: int = 64
     pa_epsilon: float = 1e-10
+    pe_epsilon: float = 1e-20
     interval: str = "clopper-pearson"
 
     def __post_init__(self) -> None:
@@ -110,10 +179,22 @@ class DistillConfig:
             check_choice(self.ec, "ec", tuple(CASCADE_PRESETS))
         elif not isinstance(self.ec, CascadeConfig):
             raise TypeError(f"ec={self.ec!r} must be a preset name or a CascadeConfig")
-        check_positive_int(self.verification_tag_bits, "verification_tag_bits")
-        epsilon = check_probability(self.pa_epsilon, "pa_epsilon")
-        if epsilon == 0.0:
-            raise ValueError("pa_epsilon=0.0 must be > 0")
+        tag_bits = check_positive_int(self.verification_tag_bits, "verification_tag_bits")
+        if tag_bits > MAX_VERIFICATION_TAG_BITS:
+            raise ValueError(
+                f"verification_tag_bits={tag_bits} must be at most {MAX_VERIFICATION_TAG_BITS}: "
+                f"the tag discloses {tag_bits} key bits and hashing to it takes about "
+                f"{_BYTES_PER_TAG_BIT * tag_bits / 2**30:.3g} GiB of memory; 64 bits already "
+                "make a wrong key pass with probability 2**-64 = 5.4e-20 (use 32 to 128)"
+            )
+        check_epsilon(self.pa_epsilon, "pa_epsilon")
+        check_epsilon(self.pe_epsilon, "pe_epsilon")
+        if self.secrecy_epsilon >= 1.0:
+            raise ValueError(
+                f"pa_epsilon={self.pa_epsilon!r} and pe_epsilon={self.pe_epsilon!r} give a "
+                f"secrecy bound 2 sqrt(pe_epsilon) + pa_epsilon = {self.secrecy_epsilon:.3g} "
+                ">= 1, which guarantees nothing"
+            )
         check_choice(self.interval, "interval", INTERVAL_METHODS)
 
     @property
@@ -121,18 +202,64 @@ class DistillConfig:
         """The error-correction configuration."""
         return CASCADE_PRESETS[self.ec] if isinstance(self.ec, str) else self.ec
 
+    @property
+    def secrecy_epsilon(self) -> float:
+        """``eps_sec = 2 sqrt(eps_PE) + eps_PA`` (see the module docstring)."""
+        return 2.0 * math.sqrt(self.pe_epsilon) + self.pa_epsilon
+
+    @property
+    def correctness_epsilon(self) -> float:
+        """``eps_cor = 2**-verification_tag_bits``."""
+        return 2.0**-self.verification_tag_bits
+
 
 @dataclass(frozen=True)
 class DistillAccounting:
-    """Where every sifted bit went.
+    """Where every sifted bit went, and the security parameters of the run.
 
     ``reconciled_bits`` counts the bits left after the estimation sample (the input of error
     correction, whether or not the run got that far), so
     ``sifted_bits = estimation_bits + reconciled_bits`` always and, when the run succeeds,
     ``reconciled_bits = final_bits + pa_removed_bits``; ``pa_removed_bits`` covers the leakage
     (``ec_leaked_bits + verification_bits``), the phase-error entropy ``n H2(e_ph)`` and the
-    ``2 log2(1/eps)`` penalty. ``net_bits = final_bits - authentication_bits`` is the key gained
+    ``2 log2(1/eps_PA)`` penalty. ``net_bits = final_bits - authentication_bits`` is the key gained
     after paying back what authentication consumed from the pool.
+
+    Attributes
+    ----------
+    sifted_bits, estimation_bits, sampled_errors : int
+        Sifted key length, bits disclosed by the key sample, errors in it.
+    sampled_qber, qber_upper_bound : float or None
+        The key sample's QBER and its one-sided bound (block sizing only).
+    phase_test_bits, phase_test_errors : int
+        X-basis test bits and their errors (0 when the bound was given).
+    phase_error_rate : float or None
+        Upper bound on the key's phase-error rate used for privacy amplification (``None``
+        when none could be set).
+    phase_error_source : str
+        ``"X-basis test sample"``, ``"given"`` or ``"none"``.
+    reconciled_bits, ec_leaked_bits, corrected_bits, verification_bits : int
+        Bit budget of error correction and verification.
+    ec_method : str
+        Cascade preset name.
+    ec_inefficiency : float or None
+        Cascade's ``f = leaked / (n H2(e)) >= 1``.
+    verified : bool or None
+        Error-verification verdict (``None``: not run).
+    pa_epsilon, pe_epsilon : float
+        ``eps_PA`` and ``eps_PE``.
+    pa_removed_bits, final_bits, authentication_bits, net_bits : int
+        Privacy amplification and authentication budget.
+    auth_key_source : str
+        ``"pools"`` (the caller's key pools) or ``"stand-in"`` (a fresh 192-bit key from the
+        operating system standing for a pre-shared key).
+    secrecy_epsilon, correctness_epsilon, authentication_epsilon, total_epsilon : float
+        ``eps_sec = 2 sqrt(eps_PE) + eps_PA``, ``eps_cor = 2**-tag_bits``, the tags' forgery
+        probability (0 when no tag was exchanged) and their sum (see the module docstring).
+    aborted : bool
+        Whether the run produced no key.
+    abort_reason : str or None
+        Why.
     """
 
     sifted_bits: int
@@ -140,25 +267,39 @@ class DistillAccounting:
     sampled_errors: int
     sampled_qber: float | None
     qber_upper_bound: float
+    phase_test_bits: int
+    phase_test_errors: int
     phase_error_rate: float | None
     phase_error_source: str
     reconciled_bits: int
     ec_method: str
     ec_leaked_bits: int
-    ec_efficiency: float | None
+    ec_inefficiency: float | None
     corrected_bits: int
     verification_bits: int
     verified: bool | None
     pa_epsilon: float
+    pe_epsilon: float
     pa_removed_bits: int
     final_bits: int
     authentication_bits: int
+    auth_key_source: str
     net_bits: int
+    secrecy_epsilon: float
+    correctness_epsilon: float
+    authentication_epsilon: float
+    total_epsilon: float
     aborted: bool
     abort_reason: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary."""
+        """JSON-ready dictionary.
+
+        Returns
+        -------
+        dict
+            Every field by name.
+        """
         return asdict(self)
 
 
@@ -169,18 +310,23 @@ class DistillResult:
     Attributes
     ----------
     alice_key, bob_key : numpy.ndarray
-        Final keys (``uint8``; empty when aborted). Identical unless verification passed two
-        different keys, which has probability at most ``2**-verification_tag_bits``.
+        Final keys (read-only ``uint8``; empty when aborted). Identical unless verification
+        passed two different keys, which has probability at most ``2**-verification_tag_bits``.
     accounting : DistillAccounting
-        The bit budget.
+        The bit budget and the security parameters.
     estimate : QBERSample
-        The parameter-estimation step.
+        The key-sample step.
     reconciliation : CascadeResult or None
         The error-correction step (``None`` if the run aborted before it).
     verification : ErrorVerificationResult or None
         The error-verification step.
     config : DistillConfig
         The configuration used.
+    transcripts : (bytes, bytes)
+        Alice's and Bob's authenticated public messages (empty when the run aborted before
+        authentication).
+    tags : (AuthTag, AuthTag) or None
+        The Wegman-Carter tags on them (public), ``None`` before authentication.
     """
 
     alice_key: np.ndarray = field(repr=False)
@@ -190,6 +336,8 @@ class DistillResult:
     reconciliation: CascadeResult | None = field(repr=False)
     verification: ErrorVerificationResult | None = field(repr=False)
     config: DistillConfig = field(repr=False)
+    transcripts: tuple[bytes, bytes] = field(default=(b"", b""), repr=False)
+    tags: tuple[AuthTag, AuthTag] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.alice_key.setflags(write=False)
@@ -211,7 +359,14 @@ class DistillResult:
         return bool(np.array_equal(self.alice_key, self.bob_key))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready record: the accounting plus the per-step summaries."""
+        """JSON-ready record: the accounting plus the per-step summaries (no key bits).
+
+        Returns
+        -------
+        dict
+            The accounting fields, ``estimation``, ``reconciliation``, ``verification`` and
+            ``keys_match``.
+        """
         return {
             **self.accounting.to_dict(),
             "estimation": self.estimate.to_dict(),
@@ -230,95 +385,22 @@ def _child_seed(rng: np.random.Generator) -> int:
 
 def _authenticate(
     pools: tuple[KeyPool, KeyPool], alice_message: bytes, bob_message: bytes
-) -> tuple[bool, int]:
-    """Exchange tags both ways; returns (both verified, key bits consumed per party)."""
+) -> tuple[bool, int, tuple[AuthTag, AuthTag]]:
+    """Exchange tags both ways; returns (both verified, key bits consumed per party, tags)."""
     alice = WegmanCarterAuthenticator(pools[0])
     bob = WegmanCarterAuthenticator(pools[1])
-    bob_accepts = bob.verify(alice_message, alice.sign(alice_message))
-    alice_accepts = alice.verify(bob_message, bob.sign(bob_message))
-    return bob_accepts and alice_accepts, alice.consumed_bits
+    alice_tag = alice.sign(alice_message)
+    bob_accepts = bob.verify(alice_message, alice_tag)
+    bob_tag = bob.sign(bob_message)
+    alice_accepts = alice.verify(bob_message, bob_tag)
+    return bob_accepts and alice_accepts, alice.consumed_bits, (alice_tag, bob_tag)
 
 
-def distill_key(
-    alice_bits: np.ndarray,
-    bob_bits: np.ndarray,
-    *,
-    config: DistillConfig | None = None,
-    phase_error_rate: float | None = None,
-    auth_pools: tuple[KeyPool, KeyPool] | None = None,
-    seed: SeedLike = None,
-) -> DistillResult:
-    """Distil final secret keys from Alice's and Bob's sifted bits.
-
-    Parameters
-    ----------
-    alice_bits, bob_bits : numpy.ndarray
-        Sifted keys (0/1 integers, same length), e.g. from ``result.sifted_key("Z")``.
-    config : DistillConfig, optional
-        Step parameters (defaults: 10% sample, Cascade, 64-bit verification, ``eps_PA = 1e-10``).
-    phase_error_rate : float, optional
-        Upper bound on the phase-error rate used for privacy amplification (in BB84/MDI-QKD the
-        X-basis QBER's upper confidence bound). Defaults to the sampled QBER's upper bound.
-    auth_pools : (KeyPool, KeyPool), optional
-        Alice's and Bob's key pools (same contents) for authentication. When omitted, a
-        :data:`BOOTSTRAP_KEY_BITS`-bit pre-shared key is drawn from ``seed`` to stand for the
-        key the parties share before the session.
-    seed : int, numpy.random.Generator or None
-        All public randomness (sample positions, shuffles, hash seeds).
-
-    Returns
-    -------
-    DistillResult
-        Aborted runs (sampled QBER above the threshold, failed verification, no secret key left,
-        failed authentication) return empty keys and say why in ``accounting.abort_reason``.
-
-    Raises
-    ------
-    InsufficientKeyError
-        If an authentication pool holds fewer than :data:`BOOTSTRAP_KEY_BITS` unused bits.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> alice = rng.integers(0, 2, 20_000, dtype=np.uint8)
-    >>> bob = alice ^ (rng.random(20_000) < 0.02).astype(np.uint8)
-    >>> result = distill_key(alice, bob, seed=1)
-    >>> result.keys_match, result.aborted, result.final_length > 5_000
-    (True, False, True)
-    """
-    return _distill(
-        alice_bits,
-        bob_bits,
-        config=config,
-        phase_error_rate=phase_error_rate,
-        phase_error_source="given" if phase_error_rate is not None else "sample upper bound",
-        auth_pools=auth_pools,
-        seed=seed,
-    )
-
-
-def _distill(
-    alice_bits: np.ndarray,
-    bob_bits: np.ndarray,
-    *,
-    config: DistillConfig | None,
-    phase_error_rate: float | None,
-    phase_error_source: str,
-    auth_pools: tuple[KeyPool, KeyPool] | None,
-    seed: SeedLike,
-) -> DistillResult:
-    alice, bob = check_pair(alice_bits, bob_bits)
-    config = DistillConfig() if config is None else config
-    if not isinstance(config, DistillConfig):
-        raise TypeError(f"config={config!r} must be a DistillConfig")
-    if phase_error_rate is not None:
-        phase_error_rate = check_probability(phase_error_rate, "phase_error_rate")
-    rng = as_generator(seed)
+def _check_pools(auth_pools: Any) -> tuple[tuple[KeyPool, KeyPool], str]:
+    """The authentication pools and their source; a fresh stand-in pair when ``None``."""
     if auth_pools is None:
-        shared = random_bits(rng, BOOTSTRAP_KEY_BITS)
-        auth_pools = (KeyPool(shared), KeyPool(shared))
-    elif (
+        return KeyPool.random_pair(BOOTSTRAP_KEY_BITS), _STAND_IN
+    if (
         not isinstance(auth_pools, tuple)
         or len(auth_pools) != 2
         or not all(isinstance(p, KeyPool) for p in auth_pools)
@@ -331,8 +413,137 @@ def _distill(
                 f"{name}'s key pool holds {pool.remaining} bits; authenticating one run needs "
                 f"{BOOTSTRAP_KEY_BITS}"
             )
+    return auth_pools, _POOLS
+
+
+def _check_phase_test(phase_test: Any) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(phase_test, tuple) or len(phase_test) != 2:
+        raise TypeError(
+            f"phase_test must be a pair (alice_test_bits, bob_test_bits), not "
+            f"{type(phase_test).__name__}"
+        )
+    alice = check_bits(phase_test[0], "phase_test[0]")
+    bob = check_bits(phase_test[1], "phase_test[1]")
+    if alice.size != bob.size:
+        raise ValueError(f"phase_test bit strings differ in length: {alice.size} vs {bob.size}")
+    return alice, bob
+
+
+def distill_key(
+    alice_bits: np.ndarray,
+    bob_bits: np.ndarray,
+    *,
+    phase_test: tuple[np.ndarray, np.ndarray] | None = None,
+    phase_error_rate: float | None = None,
+    config: DistillConfig | None = None,
+    auth_pools: tuple[KeyPool, KeyPool] | None = None,
+    seed: SeedLike = None,
+) -> DistillResult:
+    """Distil final secret keys from Alice's and Bob's sifted bits.
+
+    Privacy amplification needs an upper bound on the key's phase-error rate, and bare bit
+    strings do not carry one: give exactly one of ``phase_test`` (the X-basis test bits, from
+    which the bound is computed at ``config.pe_epsilon``) or ``phase_error_rate`` (a bound you
+    established yourself). With neither the call is refused: the key's own bit errors say
+    nothing about what an eavesdropper knows.
+
+    Parameters
+    ----------
+    alice_bits, bob_bits : numpy.ndarray
+        Sifted keys (0/1 integers, same length), e.g. from ``result.sifted_key("Z")``.
+    phase_test : (numpy.ndarray, numpy.ndarray), optional
+        Alice's and Bob's sifted bits of the test rounds measured in the conjugate basis (e.g.
+        ``result.sifted_key("X")``); they are disclosed (authenticated with the transcript).
+    phase_error_rate : float, optional
+        An upper bound on the key's phase-error rate in [0, 1] that the caller vouches for: it
+        must fail with probability at most ``config.pe_epsilon``, which is what the reported
+        ``total_epsilon`` assumes.
+    config : DistillConfig, optional
+        Step parameters (defaults: 10% key sample, Cascade, 64-bit verification,
+        ``eps_PA = 1e-10``, ``eps_PE = 1e-20``).
+    auth_pools : (KeyPool, KeyPool), optional
+        Alice's and Bob's key pools (same contents) for authentication. When omitted, a fresh
+        :data:`BOOTSTRAP_KEY_BITS`-bit key from the operating system (``secrets``) stands for
+        the key the parties share before the session (``auth_key_source="stand-in"``).
+    seed : int, numpy.random.Generator or None
+        All public randomness (sample positions, shuffles, hash seeds); never secret material.
+
+    Returns
+    -------
+    DistillResult
+        Aborted runs (key or test QBER above the threshold, a phase error that cannot be
+        bounded below 1/2, failed verification, no secret key left, failed authentication)
+        return empty keys and say why in ``accounting.abort_reason``.
+
+    Raises
+    ------
+    ValueError
+        If neither or both of ``phase_test`` and ``phase_error_rate`` are given, or an argument
+        is out of range.
+    TypeError
+        If an argument has the wrong type.
+    InsufficientKeyError
+        If an authentication pool holds fewer than :data:`BOOTSTRAP_KEY_BITS` unused bits.
+
+    References
+    ----------
+    M. Tomamichel, C. C. W. Lim, N. Gisin, R. Renner, Nat. Commun. 3, 634 (2012), Eq. (2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> alice = rng.integers(0, 2, 40_000, dtype=np.uint8)
+    >>> bob = alice ^ (rng.random(40_000) < 0.02).astype(np.uint8)
+    >>> test_a = rng.integers(0, 2, 10_000, dtype=np.uint8)
+    >>> test_b = test_a ^ (rng.random(10_000) < 0.02).astype(np.uint8)
+    >>> result = distill_key(alice, bob, phase_test=(test_a, test_b), seed=1)
+    >>> result.keys_match, result.aborted, result.final_length > 10_000
+    (True, False, True)
+    >>> result.accounting.total_epsilon < 1e-9
+    True
+    """
+    if (phase_test is None) == (phase_error_rate is None):
+        raise ValueError(
+            "distill_key needs exactly one phase-error source: phase_test=(alice_test_bits, "
+            "bob_test_bits) from the conjugate basis, or phase_error_rate=<an upper bound you "
+            "vouch for at pe_epsilon>; the key's own bit errors say nothing about phase errors"
+            if phase_test is None
+            else "give phase_test or phase_error_rate, not both"
+        )
+    return _distill(
+        alice_bits,
+        bob_bits,
+        config=config,
+        phase_test=None if phase_test is None else _check_phase_test(phase_test),
+        phase_error_rate=None
+        if phase_error_rate is None
+        else check_probability(phase_error_rate, "phase_error_rate"),
+        auth_pools=auth_pools,
+        seed=seed,
+    )
+
+
+def _distill(
+    alice_bits: np.ndarray,
+    bob_bits: np.ndarray,
+    *,
+    config: DistillConfig | None,
+    phase_test: tuple[np.ndarray, np.ndarray] | None,
+    phase_error_rate: float | None,
+    auth_pools: Any,
+    seed: SeedLike,
+) -> DistillResult:
+    alice, bob = check_pair(alice_bits, bob_bits)
+    config = DistillConfig() if config is None else config
+    if not isinstance(config, DistillConfig):
+        raise TypeError(f"config={config!r} must be a DistillConfig")
+    rng = as_generator(seed)
+    pools, auth_source = _check_pools(auth_pools)
 
     empty = np.zeros(0, dtype=np.uint8)
+    test_alice, test_bob = (empty, empty) if phase_test is None else phase_test
+    test_errors = int(np.count_nonzero(test_alice != test_bob))
     sample_seed = _child_seed(rng)
     estimate = sample_qber(
         alice,
@@ -343,17 +554,23 @@ def _distill(
         method=config.interval,
         seed=sample_seed,
     )
-    base = {
+    base: dict[str, Any] = {
         "sifted_bits": int(alice.size),
         "estimation_bits": estimate.sample_size,
         "sampled_errors": estimate.errors,
         "sampled_qber": None if math.isnan(estimate.qber) else estimate.qber,
         "qber_upper_bound": estimate.upper_bound,
-        "phase_error_rate": phase_error_rate,
-        "phase_error_source": phase_error_source,
+        "phase_test_bits": int(test_alice.size),
+        "phase_test_errors": test_errors,
+        "phase_error_rate": None,
+        "phase_error_source": "none",
         "reconciled_bits": estimate.remaining,
         "ec_method": config.cascade.name,
         "pa_epsilon": config.pa_epsilon,
+        "pe_epsilon": config.pe_epsilon,
+        "auth_key_source": auth_source,
+        "secrecy_epsilon": config.secrecy_epsilon,
+        "correctness_epsilon": config.correctness_epsilon,
     }
 
     def finish(
@@ -364,12 +581,17 @@ def _distill(
         keys: tuple[np.ndarray, np.ndarray] = (empty, empty),
         removed: int = 0,
         auth_bits: int = 0,
+        transcripts: tuple[bytes, bytes] = (b"", b""),
+        tags: tuple[AuthTag, AuthTag] | None = None,
     ) -> DistillResult:
-        efficiency = math.nan if reconciliation is None else reconciliation.efficiency
+        inefficiency = math.nan if reconciliation is None else reconciliation.ec_inefficiency
+        auth_epsilon = (
+            0.0 if tags is None else sum(forgery_probability(len(t)) for t in transcripts)
+        )
         accounting = DistillAccounting(
             **base,
             ec_leaked_bits=0 if reconciliation is None else reconciliation.leaked_bits,
-            ec_efficiency=None if math.isnan(efficiency) else efficiency,
+            ec_inefficiency=None if math.isnan(inefficiency) else inefficiency,
             corrected_bits=0 if reconciliation is None else reconciliation.corrected_bits,
             verification_bits=0 if verification is None else verification.tag_bits,
             verified=None if verification is None else verification.match,
@@ -377,6 +599,8 @@ def _distill(
             final_bits=int(keys[0].size),
             authentication_bits=auth_bits,
             net_bits=int(keys[0].size) - auth_bits,
+            authentication_epsilon=auth_epsilon,
+            total_epsilon=config.secrecy_epsilon + config.correctness_epsilon + auth_epsilon,
             aborted=reason is not None,
             abort_reason=reason,
         )
@@ -388,25 +612,63 @@ def _distill(
             reconciliation=reconciliation,
             verification=verification,
             config=config,
+            transcripts=transcripts,
+            tags=tags,
         )
 
     if estimate.aborted:
         return finish(reason=estimate.abort_reason)
-    alice_rest, bob_rest = alice[estimate.keep], bob[estimate.keep]
-    if alice_rest.size == 0:
+    n = estimate.remaining
+    if n == 0:
         return finish(reason="no bits left after the estimation sample")
 
+    # the phase-error bound comes first: without it nothing can be kept, and nothing is leaked
+    if phase_test is None:
+        e_ph = phase_error_rate
+        base["phase_error_source"] = "given"
+    else:
+        k = int(test_alice.size)
+        if k == 0:
+            return finish(
+                reason="no X-basis test sample: the phase-error rate of the key is unknown "
+                "(the key's own sample says nothing about it), so no key is secret; choose "
+                "the Z basis with probability < 1"
+            )
+        if test_errors / k > config.abort_qber:
+            return finish(
+                reason=f"X-basis test QBER {test_errors / k:.4f} ({test_errors}/{k}) > abort "
+                f"threshold {config.abort_qber:.4f}"
+            )
+        e_ph = phase_error_upper_bound(
+            test_errors=test_errors, test_bits=k, key_bits=n, epsilon=config.pe_epsilon
+        )
+        base["phase_error_source"] = "X-basis test sample"
+    base["phase_error_rate"] = e_ph
+    if e_ph >= 0.5:
+        sample = (
+            "the given bound"
+            if phase_test is None
+            else f"the X-basis test sample ({test_errors} errors in {test_alice.size} bits)"
+        )
+        return finish(
+            reason=f"{sample} bounds the phase-error rate only by {e_ph:.4f} >= 1/2 at "
+            f"eps_PE = {config.pe_epsilon:g}: too small a sample or too many errors for any "
+            "secret key"
+        )
+
+    alice_rest, bob_rest = alice[estimate.keep], bob[estimate.keep]
     # block sizes from the point estimate; with no error in the sample, from its upper bound
     block_qber = estimate.qber if estimate.errors else estimate.upper_bound
     cascade_seed = _child_seed(rng)
     reconciliation = cascade_reconcile(
         alice_rest, bob_rest, qber=block_qber, config=config.cascade, seed=cascade_seed
     )
+    verification_seed = _child_seed(rng)
     verification = verify_keys(
         alice_rest,
         reconciliation.bob_bits,
-        tag_bits=config.verification_tag_bits,
-        seed=_child_seed(rng),
+        tag_bits=min(config.verification_tag_bits, n),
+        seed=verification_seed,
     )
     if not verification.match:
         return finish(
@@ -415,54 +677,61 @@ def _distill(
             verification=verification,
         )
 
-    e_ph = estimate.upper_bound if phase_error_rate is None else phase_error_rate
-    base["phase_error_rate"] = e_ph
     length = secret_key_length(
-        n=alice_rest.size,
+        n=n,
         phase_error_rate=e_ph,
         leaked_bits=reconciliation.leaked_bits + verification.tag_bits,
         epsilon=config.pa_epsilon,
     )
     if length == 0:
         return finish(
-            reason=f"no secret key: leakage and phase-error entropy (e_ph={e_ph:.4f}) exceed "
-            f"the {alice_rest.size} reconciled bits",
+            reason=f"no secret key: leakage and phase-error entropy (e_ph <= {e_ph:.4f}) "
+            f"exceed the {n} reconciled bits",
             reconciliation=reconciliation,
             verification=verification,
         )
-    alice_key, pa_seed = privacy_amplification(alice_rest, output_length=length, seed=rng)
+    pa_seed = _child_seed(rng)
+    alice_key, pa_seed_bits = privacy_amplification(alice_rest, output_length=length, seed=pa_seed)
     bob_key, _ = privacy_amplification(
-        reconciliation.bob_bits, output_length=length, seed_bits=pa_seed
+        reconciliation.bob_bits, output_length=length, seed_bits=pa_seed_bits
     )
 
-    sample_positions = np.flatnonzero(~estimate.keep)
+    sampled = ~estimate.keep
     alice_message = b"".join(
         [
-            np.asarray(sample_positions, dtype=">u8").tobytes(),
-            bits_to_bytes(alice[sample_positions]),
+            sample_seed.to_bytes(8, "big"),
+            bits_to_bytes(alice[sampled]),
+            bits_to_bytes(test_alice),
             cascade_seed.to_bytes(8, "big"),
             bits_to_bytes(reconciliation.disclosed),
-            bits_to_bytes(verification.seed_bits),
+            verification_seed.to_bytes(8, "big"),
             bits_to_bytes(verification.alice_tag),
-            bits_to_bytes(pa_seed),
+            pa_seed.to_bytes(8, "big"),
+            length.to_bytes(8, "big"),
         ]
     )
-    bob_message = bits_to_bytes(bob[sample_positions]) + b"\x01"  # sample bits, verdict "match"
-    authenticated, auth_bits = _authenticate(auth_pools, alice_message, bob_message)
+    # Bob's sampled and test bits, and his verdict "match"
+    bob_message = bits_to_bytes(bob[sampled]) + bits_to_bytes(test_bob) + b"\x01"
+    authenticated, auth_bits, tags = _authenticate(pools, alice_message, bob_message)
+    transcripts = (alice_message, bob_message)
     if not authenticated:
         return finish(
             reason="authentication failed: a transcript was modified or the key pools differ",
             reconciliation=reconciliation,
             verification=verification,
             auth_bits=auth_bits,
+            transcripts=transcripts,
+            tags=tags,
         )
     return finish(
         reason=None,
         reconciliation=reconciliation,
         verification=verification,
         keys=(alice_key, bob_key),
-        removed=int(alice_rest.size) - length,
+        removed=n - length,
         auth_bits=auth_bits,
+        transcripts=transcripts,
+        tags=tags,
     )
 
 
@@ -470,17 +739,37 @@ def distill_rounds(
     result: Any,
     *,
     config: DistillConfig | None = None,
-    use_x_phase_error: bool = True,
     auth_pools: tuple[KeyPool, KeyPool] | None = None,
     seed: SeedLike = None,
 ) -> DistillResult:
     """Distil keys from a round-engine result (:class:`~qkdcircuits.engine.rounds.MDIRounds` or
     :class:`~qkdcircuits.engine.rounds.BB84Rounds`).
 
-    The key is the sifted Z-basis string ``result.sifted_key("Z")``. With ``use_x_phase_error``
-    the phase-error rate for privacy amplification is the upper end of the X-basis QBER interval
-    ``result.x.high`` (the X basis tests phase errors of the Z-basis key; Shor and Preskill,
-    PRL 85, 441 (2000)); without X-basis data, or when disabled, the sampled Z QBER's bound.
+    The key is the sifted Z-basis string ``result.sifted_key("Z")``; the sifted X-basis rounds
+    ``result.sifted_key("X")`` are the test sample that bounds its phase-error rate (Shor and
+    Preskill, PRL 85, 441 (2000)), at failure probability ``config.pe_epsilon``. Without X-basis
+    rounds (``z_basis_prob=1``), or with too few, the run aborts: there is no fallback.
+
+    Parameters
+    ----------
+    result : MDIRounds or BB84Rounds
+        The rounds (per-round arrays are needed).
+    config : DistillConfig, optional
+        Step parameters.
+    auth_pools : (KeyPool, KeyPool), optional
+        Authentication key pools (see :func:`distill_key`).
+    seed : int, numpy.random.Generator or None
+        Public randomness.
+
+    Returns
+    -------
+    DistillResult
+        As :func:`distill_key`.
+
+    Raises
+    ------
+    TypeError
+        If ``result`` is not a round-engine result.
 
     Examples
     --------
@@ -488,25 +777,20 @@ def distill_rounds(
     >>> rounds = simulate_mdi(rounds=200_000, noise=ArmNoise(depolarizing_prob=0.02), seed=3)
     >>> out = distill_rounds(rounds, seed=4)
     >>> out.keys_match, out.accounting.phase_error_source
-    (True, 'X-basis upper bound')
+    (True, 'X-basis test sample')
     """
-    for name in ("sifted_key", "x"):
-        if not hasattr(result, name):
-            raise TypeError(
-                f"result={type(result).__name__} has no {name!r}: pass an MDIRounds or BB84Rounds"
-            )
+    if not hasattr(result, "sifted_key"):
+        raise TypeError(
+            f"result={type(result).__name__} has no 'sifted_key': pass an MDIRounds or BB84Rounds"
+        )
     alice, bob = result.sifted_key("Z")
-    phase_error_rate = None
-    if use_x_phase_error and result.x.sifted > 0:
-        phase_error_rate = float(result.x.high)
+    test = result.sifted_key("X")
     return _distill(
         alice,
         bob,
         config=config,
-        phase_error_rate=phase_error_rate,
-        phase_error_source="sample upper bound"
-        if phase_error_rate is None
-        else "X-basis upper bound",
+        phase_test=_check_phase_test(tuple(test)),
+        phase_error_rate=None,
         auth_pools=auth_pools,
         seed=seed,
     )

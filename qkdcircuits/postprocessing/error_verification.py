@@ -27,10 +27,16 @@ __all__ = ["ErrorVerificationResult", "verify_keys"]
 
 DEFAULT_TAG_BITS = 64
 
+_BYTES_PER_TAG_BIT = 35
+"""Memory the Toeplitz hash takes per output bit (seed, padding, spectra), for error messages."""
+
 
 @dataclass(frozen=True, eq=False)
 class ErrorVerificationResult:
     """Outcome of :func:`verify_keys`.
+
+    The tags are hashes of the keys and are disclosed (counted as leaked); they are left out of
+    the repr all the same.
 
     Attributes
     ----------
@@ -54,7 +60,13 @@ class ErrorVerificationResult:
     seed_bits: np.ndarray = field(repr=False)
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready summary."""
+        """JSON-ready summary.
+
+        Returns
+        -------
+        dict
+            ``match``, ``tag_bits`` and ``failure_probability``.
+        """
         return {
             "match": self.match,
             "tag_bits": self.tag_bits,
@@ -76,9 +88,26 @@ def verify_keys(
     alice_bits, bob_bits : numpy.ndarray
         Reconciled keys of equal length (at least 1 bit).
     tag_bits : int
-        Tag length; different keys pass with probability ``2**-tag_bits``.
+        Tag length, at most the key length (a longer tag would disclose the whole key); different
+        keys pass with probability ``2**-tag_bits``.
     seed : int, numpy.random.Generator or None
         Randomness of the public hash seed.
+
+    Returns
+    -------
+    ErrorVerificationResult
+        The verdict, the tags and the public hash seed.
+
+    Raises
+    ------
+    ValueError
+        If the keys are empty or differ in length, or ``tag_bits`` is not positive or exceeds
+        the key length (the message says how much memory such a hash would take).
+
+    References
+    ----------
+    J. L. Carter, M. N. Wegman, J. Comput. Syst. Sci. 18, 143 (1979); M. Tomamichel et al.,
+    Nat. Commun. 3, 634 (2012).
 
     Examples
     --------
@@ -94,6 +123,14 @@ def verify_keys(
     tag_bits = check_positive_int(tag_bits, "tag_bits")
     if alice.size == 0:
         raise ValueError("alice_bits and bob_bits are empty: nothing to verify")
+    if tag_bits > alice.size:
+        needed = _BYTES_PER_TAG_BIT * tag_bits + 3 * alice.size
+        raise ValueError(
+            f"tag_bits={tag_bits} exceeds the {alice.size}-bit key: the tag would disclose the "
+            f"whole key, and hashing to it would take about {needed / 2**30:.3g} GiB of memory; "
+            "use 32 to 128 bits (different keys pass with probability 2**-tag_bits: 64 bits "
+            "give 5.4e-20)"
+        )
     seed_bits = random_bits(as_generator(seed), alice.size + tag_bits - 1)
     alice_tag = toeplitz_hash(alice, seed_bits, tag_bits)
     bob_tag = toeplitz_hash(bob, seed_bits, tag_bits)

@@ -1,14 +1,33 @@
-"""Parameter estimation: sacrifice a random sample of the sifted key to estimate the QBER.
+"""Parameter estimation: the bit-error rate of the key and the phase-error rate that secures it.
 
-Alice and Bob publicly compare a uniformly random subset of their sifted bits (positions chosen
-without replacement), estimate the error rate with a one-sided binomial confidence bound, discard
-the disclosed bits, and abort when the estimate exceeds a threshold.
+Two different quantities are estimated, for two different purposes:
+
+* **Bit errors** (:func:`sample_qber`): Alice and Bob publicly compare a uniformly random subset of
+  their sifted Z-basis bits, discard it, and use the sampled QBER to size the error-correction
+  blocks and to abort on a hopeless channel. This is not a security parameter: error correction
+  counts every bit it discloses, and error verification bounds the chance that the keys differ.
+* **Phase errors** (:func:`phase_error_upper_bound`): what the eavesdropper can know about the
+  Z-basis key is bounded by its phase-error rate, the error rate the key rounds would have shown
+  had they been measured in the X basis. Only the X-basis test rounds reveal it (the Z-basis
+  sample says nothing about it), and it enters privacy amplification through an upper bound that
+  fails with probability at most ``eps_PE``.
 
 References
 ----------
 C. H. Bennett, G. Brassard, "Quantum cryptography: public key distribution and coin tossing",
 Proc. IEEE ICCSSP, 175 (1984): error estimation on a disclosed random subset.
 C. J. Clopper, E. S. Pearson, Biometrika 26, 404 (1934): exact binomial confidence bounds.
+P. W. Shor, J. Preskill, "Simple proof of security of the BB84 quantum key distribution
+protocol", PRL 85, 441 (2000): the X-basis error rate of test rounds estimates the phase-error
+rate of the Z-basis key rounds.
+R. J. Serfling, "Probability inequalities for the sum in sampling without replacement",
+Ann. Statist. 2, 39 (1974), Corollary 1.1.
+M. Tomamichel, C. C. W. Lim, N. Gisin, R. Renner, "Tight finite-key analysis for quantum
+cryptography", Nat. Commun. 3, 634 (2012), Eq. (2) and Supplementary Note 2: Serfling's bound
+``P[e_key >= e_test + d] <= exp(-2 d^2 n k^2 / ((n + k)(k + 1)))`` for ``n`` key and ``k`` test
+bits.
+N. J. Bouman, S. Fehr, "Sampling in a quantum population, and applications", CRYPTO 2010,
+LNCS 6223, 724: classical sampling bounds applied to a quantum population.
 """
 
 from __future__ import annotations
@@ -17,12 +36,14 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import stats
 
 from qkdcircuits._validation import SeedLike, as_generator, check_probability
 from qkdcircuits.analysis.statistics import INTERVAL_METHODS, binomial_interval
 from qkdcircuits.postprocessing._bits import check_pair
+from qkdcircuits.postprocessing._checks import check_count, check_epsilon
 
-__all__ = ["QBERSample", "sample_qber", "upper_confidence_bound"]
+__all__ = ["QBERSample", "phase_error_upper_bound", "sample_qber", "upper_confidence_bound"]
 
 
 def upper_confidence_bound(
@@ -32,6 +53,27 @@ def upper_confidence_bound(
 
     The upper end of the two-sided interval at coverage ``2 confidence - 1`` leaves probability
     ``1 - confidence`` above it, i.e. it is a one-sided bound at ``confidence``.
+
+    Parameters
+    ----------
+    errors : int
+        Observed successes (e.g. bit errors), ``0 <= errors <= trials``.
+    trials : int
+        Sample size.
+    confidence : float
+        One-sided coverage, in (0.5, 1).
+    method : {"clopper-pearson", "wilson"}
+        Interval construction (Clopper and Pearson 1934 is exact and conservative).
+
+    Returns
+    -------
+    float
+        The upper bound on the proportion, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``confidence`` is outside (0.5, 1), or the counts or the method are invalid.
 
     Examples
     --------
@@ -171,3 +213,92 @@ def sample_qber(
         abort_qber=abort_qber,
         keep=keep,
     )
+
+
+def phase_error_upper_bound(
+    *, test_errors: int, test_bits: int, key_bits: int, epsilon: float
+) -> float:
+    """Upper bound on the phase-error rate of ``key_bits`` key bits from an X-basis test sample.
+
+    The ``key_bits`` key rounds and the ``test_bits`` test rounds together form a population of
+    ``N = key_bits + test_bits`` rounds holding an unknown number ``M`` of phase errors (errors
+    in the X basis, measured on the test rounds, counterfactual on the key rounds). Because the
+    parties choose their bases independently of everything the adversary controls (in the
+    entanglement-based picture, after the quantum signals are gone), the test rounds are a
+    uniformly random ``test_bits``-subset of the population, so the number of test errors is
+    hypergeometric, ``X ~ Hypergeometric(N, M, test_bits)``, whatever the attack.
+
+    The bound is the exact one-sided (Neyman) confidence bound for sampling without
+    replacement: ``M_U`` is the largest ``M`` with ``P_M(X <= test_errors) > epsilon``, and the
+    key holds at most ``M_U - test_errors`` phase errors. ``P_M(X <= x)`` decreases in ``M``, so
+    the bound falls below the true ``M`` only when ``X`` lies in the lower tail of its own
+    distribution of mass at most ``epsilon``: it fails with probability at most ``epsilon`` for
+    every error pattern. It is never looser than the Serfling bound of Tomamichel et al. (2012),
+    which bounds the same hypergeometric tail.
+
+    Parameters
+    ----------
+    test_errors : int
+        Disagreements among the X-basis test bits.
+    test_bits : int
+        Number of X-basis test bits (0 gives no information: the bound is 1).
+    key_bits : int
+        Length of the key whose phase errors are bounded (>= 1).
+    epsilon : float
+        Failure probability ``eps_PE`` of the bound, in (0, 1).
+
+    Returns
+    -------
+    float
+        ``(M_U - test_errors) / key_bits``: the upper bound on the key's phase-error rate, in
+        [0, 1].
+
+    Raises
+    ------
+    TypeError
+        If a count is not an integer.
+    ValueError
+        If a count is negative, ``test_errors > test_bits``, ``key_bits`` is 0 or ``epsilon``
+        is outside (0, 1).
+
+    References
+    ----------
+    R. J. Serfling, Ann. Statist. 2, 39 (1974); M. Tomamichel, C. C. W. Lim, N. Gisin,
+    R. Renner, Nat. Commun. 3, 634 (2012), Eq. (2) and Supplementary Note 2; P. W. Shor,
+    J. Preskill, PRL 85, 441 (2000).
+
+    Examples
+    --------
+    No error in 1,000 test bits bounds the phase error of 9,000 key bits at eps = 1e-10:
+
+    >>> phase_error_upper_bound(test_errors=0, test_bits=1000, key_bits=9000, epsilon=1e-10)
+    0.024
+    >>> phase_error_upper_bound(test_errors=0, test_bits=0, key_bits=9000, epsilon=1e-10)
+    1.0
+    """
+    x = check_count(test_errors, "test_errors")
+    k = check_count(test_bits, "test_bits")
+    n = check_count(key_bits, "key_bits")
+    epsilon = check_epsilon(epsilon, "epsilon")
+    if x > k:
+        raise ValueError(f"test_errors={x} exceeds test_bits={k}")
+    if n == 0:
+        raise ValueError("key_bits=0: there is no key to bound")
+    population = n + k
+    log_eps = math.log(epsilon)
+
+    def consistent(total_errors: int) -> bool:
+        # P(X <= x) for M = total_errors phase errors in the population, on a log scale so
+        # that tails far below double precision's 1e-308 stay comparable
+        return bool(stats.hypergeom.logcdf(x, population, total_errors, k) > log_eps)
+
+    low, high = x, x + n  # M = x is always consistent (P(X <= x) = 1); M cannot exceed x + n
+    if consistent(high):
+        return 1.0
+    while high - low > 1:  # invariant: consistent(low), not consistent(high)
+        middle = (low + high) // 2
+        if consistent(middle):
+            low = middle
+        else:
+            high = middle
+    return (low - x) / n

@@ -8,6 +8,11 @@ uniformly distributed whatever ``s`` is (for each value of ``s`` exactly one pol
 through them), so they reveal nothing. Key blocks for multipath relay are shared byte by byte in
 GF(2^8), vectorised over the bytes.
 
+The coefficients are secret: they come from the operating system's random source (``secrets``),
+never from a seeded generator (whoever knew the seed would need a single share to recover the
+secret). Explicit coefficients are accepted for test vectors. Share values never appear in a repr
+or an error message.
+
 References
 ----------
 A. Shamir, "How to share a secret", Commun. ACM 22, 612 (1979).
@@ -16,12 +21,14 @@ GF(2^8) with the AES polynomial ``x^8 + x^4 + x^3 + x + 1`` (FIPS 197, Sec. 4.2)
 
 from __future__ import annotations
 
+import numbers
+import secrets as os_random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from qkdcircuits._validation import SeedLike, as_generator, check_positive_int
+from qkdcircuits._validation import check_positive_int
 from qkdcircuits.postprocessing._bits import check_bits
 
 __all__ = [
@@ -74,28 +81,58 @@ def _check_threshold(threshold: int, n_shares: int, limit: int) -> tuple[int, in
     return threshold, n_shares
 
 
-def _uniform_below(rng: np.random.Generator, bound: int) -> int:
-    """A uniform integer in [0, bound), by rejection on ``bound.bit_length()`` random bits."""
-    bits = bound.bit_length()
-    while True:
-        value = int.from_bytes(rng.bytes((bits + 7) // 8), "big") >> (-bits % 8)
-        if value < bound:
-            return value
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _int_fields(instance: object, *names: str) -> None:
+    """Check that the named fields of a frozen dataclass are integers and store them as int."""
+    for name in names:
+        value = getattr(instance, name)
+        if not _is_int(value):
+            raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+        object.__setattr__(instance, name, int(value))
 
 
 @dataclass(frozen=True)
 class Share:
-    """One share ``(x, y = f(x) mod prime)`` of an integer secret."""
+    """One share ``(x, y = f(x) mod prime)`` of an integer secret.
+
+    The value ``y`` is secret (``threshold`` of them rebuild the secret): it is left out of the
+    repr, and error messages do not echo it.
+
+    Attributes
+    ----------
+    x : int
+        The public evaluation point, in ``[1, prime)``.
+    y : int
+        The share value ``f(x) mod prime``.
+    prime : int
+        The field modulus.
+
+    Raises
+    ------
+    TypeError
+        If a field is not an integer.
+    ValueError
+        If ``x`` or ``y`` is out of range.
+
+    Examples
+    --------
+    >>> Share(x=1, y=1494, prime=1613)
+    Share(x=1, prime=1613)
+    """
 
     x: int
-    y: int
+    y: int = field(repr=False)
     prime: int
 
     def __post_init__(self) -> None:
+        _int_fields(self, "x", "y", "prime")
         if not 0 < self.x < self.prime:
-            raise ValueError(f"x={self.x!r} must be in [1, prime)")
+            raise ValueError(f"x={self.x!r} must be in [1, prime={self.prime})")
         if not 0 <= self.y < self.prime:
-            raise ValueError(f"y={self.y!r} must be in [0, prime)")
+            raise ValueError(f"y (share value, not shown) must be in [0, prime={self.prime})")
 
 
 def split_secret(
@@ -104,7 +141,6 @@ def split_secret(
     threshold: int,
     n_shares: int,
     prime: int = DEFAULT_PRIME,
-    seed: SeedLike = None,
     coefficients: Sequence[int] | None = None,
 ) -> tuple[Share, ...]:
     """Split an integer secret into ``n_shares`` shares, any ``threshold`` of which recover it.
@@ -112,17 +148,33 @@ def split_secret(
     Parameters
     ----------
     secret : int
-        In ``[0, prime)``.
+        In ``[0, prime)``. Error messages never echo it.
     threshold : int
         ``k``: shares needed to reconstruct.
     n_shares : int
         ``n``: shares issued, at points ``x = 1 .. n`` (``n < prime``).
     prime : int
         Field modulus (checked with Miller-Rabin).
-    seed : int, numpy.random.Generator or None
-        Randomness of the polynomial coefficients.
     coefficients : sequence of int, optional
-        ``a_1 .. a_{k-1}`` given explicitly (test vectors); otherwise uniform random.
+        ``a_1 .. a_{k-1}`` given explicitly (test vectors); otherwise uniform in ``[0, prime)``
+        from the operating system's random source (``secrets``).
+
+    Returns
+    -------
+    tuple of Share
+        The shares at ``x = 1 .. n_shares``.
+
+    Raises
+    ------
+    TypeError
+        If ``secret`` or a coefficient is not an integer (floats are refused, not truncated).
+    ValueError
+        If ``prime`` is not prime, ``secret`` or a coefficient is outside ``[0, prime)``, the
+        number of coefficients is not ``threshold - 1``, or ``threshold > n_shares``.
+
+    References
+    ----------
+    A. Shamir, Commun. ACM 22, 612 (1979).
 
     Examples
     --------
@@ -134,19 +186,26 @@ def split_secret(
     """
     if isinstance(prime, bool) or not isinstance(prime, int) or not _is_probable_prime(prime):
         raise ValueError(f"prime={prime!r} must be a prime")
-    if isinstance(secret, bool) or not isinstance(secret, int) or not 0 <= secret < prime:
-        raise ValueError(f"secret={secret!r} must be an integer in [0, prime={prime})")
+    # the secret and the coefficients are never echoed in a message
+    if not _is_int(secret):
+        raise TypeError(f"secret must be an integer, not {type(secret).__name__}")
+    if not 0 <= secret < prime:
+        raise ValueError(f"secret (not shown) must be in [0, prime={prime})")
     threshold, n_shares = _check_threshold(threshold, n_shares, prime)
     if coefficients is None:
-        rng = as_generator(seed)
-        coeffs = [_uniform_below(rng, prime) for _ in range(threshold - 1)]
+        coeffs = [os_random.randbelow(prime) for _ in range(threshold - 1)]
     else:
-        coeffs = [int(c) for c in coefficients]
-        if len(coeffs) != threshold - 1 or not all(0 <= c < prime for c in coeffs):
+        coeffs = list(coefficients)
+        if len(coeffs) != threshold - 1:
             raise ValueError(
-                f"coefficients={tuple(coefficients)!r} must be threshold - 1 = {threshold - 1} "
-                f"integers in [0, prime)"
+                f"coefficients has {len(coeffs)} entries; threshold - 1 = {threshold - 1} needed"
             )
+        for i, c in enumerate(coeffs):
+            if not _is_int(c):
+                raise TypeError(f"coefficients[{i}] must be an integer, not {type(c).__name__}")
+            if not 0 <= c < prime:
+                raise ValueError(f"coefficients[{i}] (not shown) must be in [0, prime={prime})")
+        coeffs = [int(c) for c in coeffs]
     poly = [secret, *coeffs]
     shares = []
     for x in range(1, n_shares + 1):
@@ -167,6 +226,28 @@ def combine_shares(shares: Sequence[Share]) -> int:
 
     With at least ``threshold`` genuine shares the result is the secret; with fewer it is a value
     that carries no information about it.
+
+    Parameters
+    ----------
+    shares : sequence of Share
+        Shares of one secret, at distinct points.
+
+    Returns
+    -------
+    int
+        ``f(0) mod prime``.
+
+    Raises
+    ------
+    ValueError
+        If ``shares`` is empty or not all :class:`Share`, comes from different fields or repeats
+        a point.
+
+    Examples
+    --------
+    >>> shares = split_secret(1234, threshold=3, n_shares=6, prime=1613, coefficients=(166, 94))
+    >>> combine_shares([shares[5], shares[0], shares[3]])
+    1234
     """
     shares = list(shares)
     if not shares or not all(isinstance(s, Share) for s in shares):
@@ -223,16 +304,49 @@ def _gf256_inverse(value: int) -> int:
 
 @dataclass(frozen=True, eq=False)
 class KeyShare:
-    """One party's share of a key block: the point ``x`` and one GF(2^8) value per key byte."""
+    """One party's share of a key block: the point ``x`` and one GF(2^8) value per key byte.
+
+    ``data`` is secret: it is left out of the repr and stored read-only.
+
+    Attributes
+    ----------
+    x : int
+        The public evaluation point, in ``[1, 255]``.
+    data : numpy.ndarray
+        The share bytes (``uint8``), one per key byte.
+    n_bits : int
+        Length of the shared key block in bits.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` or ``n_bits`` is not an integer, or ``data`` is not a ``uint8`` array.
+    ValueError
+        If ``x`` is out of range or ``data`` does not hold ``ceil(n_bits / 8)`` bytes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> KeyShare(x=2, data=np.zeros(2, dtype=np.uint8), n_bits=16)
+    KeyShare(x=2, n_bits=16)
+    """
 
     x: int
     data: np.ndarray = field(repr=False)
     n_bits: int
 
     def __post_init__(self) -> None:
+        _int_fields(self, "x", "n_bits")
         if not 0 < self.x < 256:
             raise ValueError(f"x={self.x!r} must be in [1, 255]")
-        self.data.setflags(write=False)
+        if not isinstance(self.data, np.ndarray) or self.data.dtype != np.uint8:
+            raise TypeError("data must be a uint8 numpy array")
+        if self.n_bits < 0 or self.data.shape != (-(-self.n_bits // 8),):
+            raise ValueError(
+                f"data has shape {self.data.shape}; n_bits={self.n_bits} needs "
+                f"{-(-self.n_bits // 8)} bytes"
+            )
+        object.__setattr__(self, "data", np.frombuffer(self.data.tobytes(), dtype=np.uint8))
 
 
 def split_key(
@@ -240,7 +354,6 @@ def split_key(
     *,
     threshold: int,
     n_shares: int,
-    seed: SeedLike = None,
     coefficients: np.ndarray | None = None,
 ) -> tuple[KeyShare, ...]:
     """Share a key block (bits) byte by byte in GF(2^8); at most 255 shares.
@@ -251,34 +364,52 @@ def split_key(
         Key bits (padded with zeros to whole bytes internally; ``n_bits`` records the length).
     threshold, n_shares : int
         ``k`` and ``n``.
-    seed : int, numpy.random.Generator or None
-        Randomness of the coefficients.
     coefficients : numpy.ndarray, optional
-        Shape ``(threshold - 1, n_bytes)`` byte values, given explicitly (tests).
+        Shape ``(threshold - 1, n_bytes)`` integer byte values, given explicitly (test vectors);
+        otherwise uniform bytes from the operating system's random source (``secrets``).
+
+    Returns
+    -------
+    tuple of KeyShare
+        The shares at ``x = 1 .. n_shares``.
+
+    Raises
+    ------
+    TypeError
+        If ``coefficients`` is not an integer array (a float array is refused, not cast).
+    ValueError
+        If ``bits`` is not a 0/1 array, ``threshold > n_shares``, ``n_shares > 255``, or
+        ``coefficients`` has the wrong shape or values outside 0..255.
+
+    References
+    ----------
+    A. Shamir, Commun. ACM 22, 612 (1979); FIPS 197, Sec. 4.2 (GF(2^8)).
 
     Examples
     --------
     >>> import numpy as np
     >>> key = np.random.default_rng(5).integers(0, 2, 100, dtype=np.uint8)
-    >>> shares = split_key(key, threshold=2, n_shares=3, seed=1)
+    >>> shares = split_key(key, threshold=2, n_shares=3)
     >>> bool(np.array_equal(combine_key([shares[2], shares[0]]), key))
     True
     """
     key = check_bits(bits, "bits")
     threshold, n_shares = _check_threshold(threshold, n_shares, 256)
     secret = np.packbits(key)
+    shape = (threshold - 1, secret.size)
     if coefficients is None:
-        coeffs = as_generator(seed).integers(
-            0, 256, size=(threshold - 1, secret.size), dtype=np.uint8
-        )
+        raw = os_random.token_bytes(shape[0] * shape[1])
+        coeffs = np.frombuffer(raw, dtype=np.uint8).reshape(shape)
     else:
         coeffs = np.asarray(coefficients)
-        if coeffs.shape != (threshold - 1, secret.size) or coeffs.min(initial=0) < 0:
-            raise ValueError(
-                f"coefficients has shape {coeffs.shape}, expected {(threshold - 1, secret.size)}"
+        if coeffs.dtype == bool or not np.issubdtype(coeffs.dtype, np.integer):
+            raise TypeError(
+                f"coefficients must be an integer array of bytes, not dtype {coeffs.dtype}"
             )
-        if coeffs.max(initial=0) > 255:
-            raise ValueError("coefficients must be bytes (0..255)")
+        if coeffs.shape != shape:
+            raise ValueError(f"coefficients has shape {coeffs.shape}, expected {shape}")
+        if coeffs.size and (coeffs.min() < 0 or coeffs.max() > 255):
+            raise ValueError("coefficients must be bytes (0..255); values not shown")
         coeffs = coeffs.astype(np.uint8)
     poly = [secret, *coeffs]
     shares = []
@@ -291,7 +422,31 @@ def split_key(
 
 
 def combine_key(shares: Sequence[KeyShare]) -> np.ndarray:
-    """Recover a key block from ``threshold`` or more :class:`KeyShare` objects."""
+    """Recover a key block from ``threshold`` or more :class:`KeyShare` objects.
+
+    Parameters
+    ----------
+    shares : sequence of KeyShare
+        Shares of one key block, at distinct points.
+
+    Returns
+    -------
+    numpy.ndarray
+        The key bits (``uint8``, ``n_bits`` long).
+
+    Raises
+    ------
+    ValueError
+        If ``shares`` is empty or not all :class:`KeyShare`, belongs to blocks of different
+        lengths or repeats a point.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> key = np.array([1, 0, 1, 1], dtype=np.uint8)
+    >>> combine_key(split_key(key, threshold=2, n_shares=2)).tolist()
+    [1, 0, 1, 1]
+    """
     shares = list(shares)
     if not shares or not all(isinstance(s, KeyShare) for s in shares):
         raise ValueError("shares must be a non-empty sequence of KeyShare")

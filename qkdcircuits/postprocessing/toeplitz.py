@@ -5,11 +5,14 @@ An ``m x n`` binary Toeplitz matrix is fixed by ``n + m - 1`` seed bits ``s``; t
 ``s[n-1], ..., s[n+m-2]``). The hash of an ``n``-bit string ``x`` is ``y = T x (mod 2)``, i.e.
 ``y[i] = sum_j s[i - j + n - 1] x[j]``: a slice of the integer convolution ``s * x``, taken mod 2.
 
-The convolution is computed with real FFTs on tiles of at most ``tile`` output bits by ``tile``
-input bits: every tile value is an integer of at most ``tile`` (not ``n``), so double-precision
-round-off stays far below 1/2 for any key length (for a tile of ``2**20`` the FFT error is of
-order ``1e-16 * 21 * 2**20 ~ 2e-9``); each tile is rounded, checked to be within 0.25 of an
-integer, and reduced mod 2, so the result equals the matrix product exactly.
+The convolution is computed with real FFTs in a uniformly partitioned (overlap-save) scheme: the
+input is cut into chunks and the output into blocks of at most ``tile`` bits, the products of
+all chunks with one output block are summed in the frequency domain, and each block is
+transformed back once, so the number of transforms grows linearly with the key length. Every
+output value is an integer of at most ``n``; the double-precision FFT error is of order
+``eps_machine log2(2 tile) n`` (about ``2e-9`` at ``n = 10^6``, ``2e-6`` at ``n = 10^9``), far
+below 1/2. Each value is rounded, checked to be within 0.25 of an integer, and reduced mod 2, so
+the result equals the matrix product exactly.
 
 References
 ----------
@@ -40,6 +43,7 @@ from qkdcircuits._validation import (
 )
 from qkdcircuits.links.rates import binary_entropy
 from qkdcircuits.postprocessing._bits import check_bits, random_bits
+from qkdcircuits.postprocessing._checks import check_epsilon
 
 __all__ = [
     "leftover_hash_length",
@@ -51,7 +55,7 @@ __all__ = [
 ]
 
 DEFAULT_TILE = 1 << 20
-"""Largest tile side (bits) of the FFT convolution: values stay below 2**20, far from FFT error."""
+"""Partition size (bits) of the FFT convolution: transforms of length about ``2**21``."""
 
 
 def _check_output_length(output_length: int) -> int:
@@ -74,7 +78,33 @@ def _check_lengths(bits: np.ndarray, seed_bits: np.ndarray, output_length: int) 
 
 
 def toeplitz_matrix(seed_bits: np.ndarray, n: int, m: int) -> np.ndarray:
-    """The ``m x n`` Toeplitz matrix ``T[i, j] = seed_bits[i - j + n - 1]`` (``uint8``)."""
+    """The ``m x n`` Toeplitz matrix ``T[i, j] = seed_bits[i - j + n - 1]`` (``uint8``).
+
+    Parameters
+    ----------
+    seed_bits : numpy.ndarray
+        ``n + m - 1`` bits.
+    n : int
+        Columns (input length).
+    m : int
+        Rows (output length).
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``(m, n)`` matrix.
+
+    Raises
+    ------
+    ValueError
+        If ``seed_bits`` does not hold ``n + m - 1`` bits or a size is not positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> toeplitz_matrix(np.array([1, 0, 0, 1], dtype=np.uint8), 2, 3).tolist()
+    [[0, 1], [0, 0], [1, 0]]
+    """
     n = check_positive_int(n, "n")
     m = check_positive_int(m, "m")
     seed = check_bits(seed_bits, "seed_bits")
@@ -89,6 +119,32 @@ def toeplitz_hash_naive(bits: np.ndarray, seed_bits: np.ndarray, output_length: 
     """Reference implementation: build the matrix and multiply (``O(m n)`` memory and time).
 
     Use :func:`toeplitz_hash` for real key lengths.
+
+    Parameters
+    ----------
+    bits : numpy.ndarray
+        The ``n`` input bits.
+    seed_bits : numpy.ndarray
+        ``n + m - 1`` matrix seed bits.
+    output_length : int
+        ``m``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``T x mod 2`` (``uint8``).
+
+    Raises
+    ------
+    ValueError
+        If ``seed_bits`` does not hold ``n + m - 1`` bits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = np.array([1, 0, 0, 1], dtype=np.uint8)
+    >>> toeplitz_hash_naive(np.array([1, 1], dtype=np.uint8), s, 3).tolist()
+    [1, 0, 1]
     """
     x = check_bits(bits, "bits")
     seed = check_bits(seed_bits, "seed_bits")
@@ -102,7 +158,7 @@ def toeplitz_hash_naive(bits: np.ndarray, seed_bits: np.ndarray, output_length: 
 def toeplitz_hash(
     bits: np.ndarray, seed_bits: np.ndarray, output_length: int, *, tile: int = DEFAULT_TILE
 ) -> np.ndarray:
-    """Toeplitz hash ``T x mod 2`` of ``bits`` by exact tiled FFT convolution.
+    """Toeplitz hash ``T x mod 2`` of ``bits`` by exact, partitioned FFT convolution.
 
     Parameters
     ----------
@@ -113,7 +169,8 @@ def toeplitz_hash(
     output_length : int
         ``m``, the number of output bits.
     tile : int
-        Side of the square tiles (bits); each tile is one FFT of length about ``2 tile``.
+        Partition size (bits): the input is cut into chunks and the output into blocks of at
+        most ``tile`` bits; each transform has length about ``2 tile``.
 
     Returns
     -------
@@ -122,9 +179,21 @@ def toeplitz_hash(
 
     Raises
     ------
+    ValueError
+        If ``seed_bits`` does not hold ``n + m - 1`` bits, or an argument is not a bit array.
     RuntimeError
-        If a tile's FFT result is not within 0.25 of an integer (cannot happen for the default
-        tile size; the check makes exactness a verified property rather than an assumption).
+        If an output's FFT value is not within 0.25 of an integer (cannot happen for any key
+        that fits in memory; the check makes exactness a verified property).
+
+    Notes
+    -----
+    Cost: ``ceil(n / tile)`` transforms of the input chunks, one per distinct diagonal of
+    the block partition (``ceil(n / tile) + ceil(m / tile) - 1``) and ``ceil(m / tile)``
+    inverse transforms: ``O((n + m) log tile)``, linear in the key length, plus
+    ``n m / tile`` complex multiply-adds for the spectra (a few seconds at ``n = m = 10^8``).
+    Memory: the spectra of the output blocks and of the seed segments still needed, about
+    ``32 m`` bytes when ``m > tile`` and ``O(tile)`` otherwise, plus ``n + m`` bytes of padded
+    inputs.
 
     Examples
     --------
@@ -140,41 +209,78 @@ def toeplitz_hash(
     m = _check_lengths(x, seed, output_length)
     tile = check_positive_int(tile, "tile")
     n = x.size
-    out = np.zeros(m, dtype=np.int64)
     if m == 0 or n == 0:
-        return out.astype(np.uint8)
-    xf = x.astype(np.float64)
-    sf = seed.astype(np.float64)
-    for c0 in range(0, n, tile):
-        chunk = xf[c0 : c0 + tile]
-        cols = chunk.size
-        chunk_spectra: dict[int, np.ndarray] = {}  # one transform per FFT length, reused by rows
-        for r0 in range(0, m, tile):
-            rows = min(tile, m - r0)
-            # y[r0 + a] += sum_b s[base + a - b + cols - 1] x[c0 + b]  (overlap-save: circular
-            # convolution of length rows + cols - 1 leaves the wanted slice free of wrap-around)
-            base = r0 - c0 + n - cols
-            segment = sf[base : base + rows + cols - 1]
-            length = sp_fft.next_fast_len(rows + cols - 1, real=True)
-            if length not in chunk_spectra:
-                chunk_spectra[length] = sp_fft.rfft(chunk, length)
-            spectrum = sp_fft.rfft(segment, length) * chunk_spectra[length]
-            values = sp_fft.irfft(spectrum, length)[cols - 1 : cols - 1 + rows]
-            rounded = np.rint(values)
-            if rows and np.max(np.abs(values - rounded)) >= 0.25:
-                raise RuntimeError(
-                    f"FFT round-off too large for tile={tile}; use a smaller tile"
-                )  # pragma: no cover - guarded by the error analysis above
-            out[r0 : r0 + rows] += rounded.astype(np.int64)
-    return (out & 1).astype(np.uint8)
+        return np.zeros(m, dtype=np.uint8)
+    cols, rows = min(tile, n), min(tile, m)  # input chunk and output block sizes
+    n_chunks, n_blocks = -(-n // cols), -(-m // rows)
+    length = sp_fft.next_fast_len(rows + cols - 1, real=True)
+    # Zero padding makes every chunk and block full-sized: x gets zeros after its end; the seed
+    # gets as many zeros in front (so that y[i] = sum_j s'[i - j + n_chunks cols - 1] x'[j]) and
+    # enough behind for the last output block.
+    front = n_chunks * cols - n
+    padded_x = np.zeros(n_chunks * cols, dtype=np.uint8)
+    padded_x[:n] = x
+    padded_seed = np.zeros(n_blocks * rows + n_chunks * cols - 1, dtype=np.uint8)
+    padded_seed[front : front + seed.size] = seed
+    # Block (r, c) needs the seed segment starting at r rows + (n_chunks - 1 - c) cols: blocks on
+    # one diagonal share it, so its spectrum is computed once and dropped when no later chunk
+    # needs it. The products of one output block are summed in the frequency domain and
+    # transformed back once (overlap-save: the slice [cols - 1, cols - 1 + rows) of a circular
+    # convolution of length >= rows + cols - 1 is free of wrap-around).
+    accumulators = [np.zeros(length // 2 + 1, dtype=np.complex128) for _ in range(n_blocks)]
+    segment_spectra: dict[int, np.ndarray] = {}
+    for c in range(n_chunks):
+        chunk_spectrum = sp_fft.rfft(padded_x[c * cols : (c + 1) * cols], length)
+        for r in range(n_blocks):
+            start = r * rows + (n_chunks - 1 - c) * cols
+            spectrum = segment_spectra.get(start)
+            if spectrum is None:
+                segment = padded_seed[start : start + rows + cols - 1]
+                spectrum = segment_spectra[start] = sp_fft.rfft(segment, length)
+            accumulators[r] += spectrum * chunk_spectrum
+        last_needed = (n_blocks - 1) * rows + (n_chunks - 2 - c) * cols
+        for start in [key for key in segment_spectra if key > last_needed]:
+            del segment_spectra[start]
+    out = np.empty(n_blocks * rows, dtype=np.uint8)
+    for r, accumulated in enumerate(accumulators):
+        values = sp_fft.irfft(accumulated, length)[cols - 1 : cols - 1 + rows]
+        rounded = np.rint(values)
+        if np.max(np.abs(values - rounded)) >= 0.25:
+            raise RuntimeError(
+                f"FFT round-off too large for tile={tile}; use a smaller tile"
+            )  # pragma: no cover - guarded by the error analysis in the module docstring
+        out[r * rows : (r + 1) * rows] = rounded.astype(np.int64) & 1
+        accumulators[r] = accumulated[:0]  # release the spectrum
+    return out[:m].copy()
 
 
 def leftover_hash_length(*, min_entropy_bits: float, epsilon: float) -> int:
     """Output length ``floor(H_min - 2 log2(1/epsilon))`` of the leftover hash lemma (>= 0).
 
-    Tomamichel, Schaffner, Smith, Renner, IEEE Trans. Inf. Theory 57, 5524 (2011), Eq. (4): hashing
-    with a universal_2 family to this many bits leaves the output ``epsilon``-close (trace
-    distance) to a uniform key independent of the adversary's (quantum) side information.
+    Hashing with a universal_2 family to this many bits leaves the output ``epsilon``-close
+    (trace distance) to a uniform key independent of the adversary's (quantum) side information.
+
+    Parameters
+    ----------
+    min_entropy_bits : float
+        (Smooth) min-entropy of the input given the adversary, in bits (>= 0).
+    epsilon : float
+        Security parameter, in (0, 1): 0 is unreachable and 1 guarantees nothing.
+
+    Returns
+    -------
+    int
+        The output length in bits.
+
+    Raises
+    ------
+    ValueError
+        If ``min_entropy_bits`` is negative or ``epsilon`` is outside (0, 1).
+
+    References
+    ----------
+    M. Tomamichel, C. Schaffner, A. Smith, R. Renner, IEEE Trans. Inf. Theory 57, 5524 (2011),
+    Eq. (4).
 
     Examples
     --------
@@ -182,9 +288,7 @@ def leftover_hash_length(*, min_entropy_bits: float, epsilon: float) -> int:
     960
     """
     h_min = check_non_negative(min_entropy_bits, "min_entropy_bits")
-    epsilon = check_probability(epsilon, "epsilon")
-    if epsilon == 0.0:
-        raise ValueError("epsilon=0.0 must be > 0")
+    epsilon = check_epsilon(epsilon, "epsilon")
     return max(0, math.floor(h_min - 2.0 * math.log2(1.0 / epsilon)))
 
 
@@ -198,9 +302,37 @@ def secret_key_length(
     ``e_ph`` (Tomamichel et al., Nat. Commun. 3, 634 (2012), Eq. (2)), minus everything disclosed
     during error correction and verification, minus the leftover-hash-lemma penalty.
 
-    ``e_ph`` should be an upper confidence bound (e.g. from the X-basis QBER in BB84/MDI-QKD);
-    this is the asymptotic-form bound evaluated at that bound, not a full composable finite-key
-    analysis (which adds a sampling correction to ``e_ph``).
+    ``e_ph`` must be an upper bound that holds except with a small probability ``eps_PE``, e.g.
+    :func:`~qkdcircuits.postprocessing.estimation.phase_error_upper_bound` on an X-basis test
+    sample; the sampling correction is then inside ``e_ph``.
+
+    Parameters
+    ----------
+    n : int
+        Length of the reconciled key in bits.
+    phase_error_rate : float
+        Upper bound ``e_ph`` on its phase-error rate, in [0, 1] (0 key bits at 1/2 or more).
+    leaked_bits : float
+        Bits disclosed by error correction and verification.
+    epsilon : float
+        Privacy-amplification security parameter, in (0, 1).
+
+    Returns
+    -------
+    int
+        The final key length in bits (>= 0).
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is not an integer.
+    ValueError
+        If an argument is out of range.
+
+    References
+    ----------
+    M. Tomamichel, C. C. W. Lim, N. Gisin, R. Renner, Nat. Commun. 3, 634 (2012), Eq. (2);
+    M. Tomamichel, C. Schaffner, A. Smith, R. Renner, IEEE Trans. Inf. Theory 57, 5524 (2011).
 
     Examples
     --------
@@ -212,6 +344,7 @@ def secret_key_length(
     n = int(check_non_negative(n, "n"))
     e_ph = check_probability(phase_error_rate, "phase_error_rate")
     leaked = check_non_negative(leaked_bits, "leaked_bits")
+    epsilon = check_epsilon(epsilon, "epsilon")
     if e_ph >= 0.5:
         return 0
     return leftover_hash_length(
@@ -233,9 +366,11 @@ def privacy_amplification(
     bits : numpy.ndarray
         The reconciled key.
     output_length : int
-        Final length, e.g. from :func:`secret_key_length`.
+        Final length, e.g. from :func:`secret_key_length`; at most the input length (hashing
+        cannot create secret bits).
     seed : int, numpy.random.Generator or None
-        Randomness for the public matrix seed (ignored when ``seed_bits`` is given).
+        Randomness for the public matrix seed (ignored when ``seed_bits`` is given). The seed
+        is public; it must only be chosen independently of the key.
     seed_bits : numpy.ndarray, optional
         The ``n + m - 1`` matrix seed, when it was agreed beforehand (Bob uses Alice's).
 
@@ -243,9 +378,30 @@ def privacy_amplification(
     -------
     (numpy.ndarray, numpy.ndarray)
         The final key and the matrix seed bits (public; send them to the other party).
+
+    Raises
+    ------
+    TypeError
+        If ``output_length`` is not an integer.
+    ValueError
+        If ``output_length`` is negative or exceeds the input length, or ``seed_bits`` has the
+        wrong length.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> key = np.random.default_rng(1).integers(0, 2, 1000, dtype=np.uint8)
+    >>> final, public_seed = privacy_amplification(key, output_length=400, seed=2)
+    >>> final.size, public_seed.size
+    (400, 1399)
     """
     x = check_bits(bits, "bits")
     output_length = _check_output_length(output_length)
+    if output_length > x.size:
+        raise ValueError(
+            f"output_length={output_length} exceeds the {x.size} input bits: privacy "
+            "amplification can only shorten a key"
+        )
     if seed_bits is None:
         seed_bits = (
             random_bits(as_generator(seed), x.size + output_length - 1)

@@ -40,7 +40,7 @@ def test_one_megabit_block_at_two_percent():
     alice, bob = _keys(1_000_000, 0.02, 11)
     result = cascade_reconcile(alice, bob, qber=0.02, seed=12)
     assert np.array_equal(result.bob_bits, alice)
-    assert 1.0 < result.efficiency < 1.25
+    assert 1.0 < result.ec_inefficiency < 1.25
 
 
 # Brassard and Salvail (EUROCRYPT '93), n = 10^4, 4 passes, k1 = 0.73/Q, block doubling
@@ -54,7 +54,7 @@ def test_efficiency_matches_brassard_salvail(qber):
     efficiencies = []
     for seed in range(seeds):
         alice, bob = _keys(10_000, qber, 1000 + seed)
-        efficiencies.append(cascade_reconcile(alice, bob, qber=qber, seed=seed).efficiency)
+        efficiencies.append(cascade_reconcile(alice, bob, qber=qber, seed=seed).ec_inefficiency)
     mean = float(np.mean(efficiencies))
     standard_error = float(np.std(efficiencies, ddof=1)) / math.sqrt(seeds)
     # the check is meaningful only if sampling noise is small next to the 5% window
@@ -70,7 +70,7 @@ def test_biconf_variant_leaks_less_than_original_at_ten_thousand_bits():
         original = cascade_reconcile(alice, bob, qber=0.05, seed=seed)
         biconf = cascade_reconcile(alice, bob, qber=0.05, config=CASCADE_BICONF, seed=seed)
         assert biconf.biconf_checks >= CASCADE_BICONF.biconf_rounds
-        diffs.append(original.efficiency - biconf.efficiency)
+        diffs.append(original.ec_inefficiency - biconf.ec_inefficiency)
     mean = float(np.mean(diffs))
     assert mean > Z_SCORE * float(np.std(diffs, ddof=1)) / math.sqrt(len(diffs))
 
@@ -105,7 +105,7 @@ def test_efficiency_is_above_the_shannon_limit_on_average():
     efficiencies = []
     for seed in range(30):
         alice, bob = _keys(10_000, 0.03, 3000 + seed)
-        efficiencies.append(cascade_reconcile(alice, bob, qber=0.03, seed=seed).efficiency)
+        efficiencies.append(cascade_reconcile(alice, bob, qber=0.03, seed=seed).ec_inefficiency)
     assert np.mean(efficiencies) > 1.0
 
 
@@ -115,7 +115,7 @@ def test_no_errors_costs_only_the_block_parities():
     sizes = result.block_sizes
     assert sizes == (73, 146, 292, 584)
     assert result.leaked_bits == sum(math.ceil(5_000 / k) for k in sizes)
-    assert result.corrected_bits == 0 and math.isnan(result.efficiency)
+    assert result.corrected_bits == 0 and math.isnan(result.ec_inefficiency)
 
 
 def test_single_error_costs_one_binary_search():
@@ -162,13 +162,14 @@ def test_block_sizes_rules():
     assert result.block_sizes == (8, 40, 500) and result.success
 
 
-def test_efficiency_definition():
+def test_inefficiency_definition():
     alice, bob = _keys(10_000, 0.05, 10)
     result = cascade_reconcile(alice, bob, qber=0.05, seed=3)
     e = result.initial_errors / 10_000
-    assert result.efficiency == pytest.approx(result.leaked_bits / (10_000 * binary_entropy(e)))
+    assert result.ec_inefficiency == pytest.approx(result.leaked_bits / (10_000 * binary_entropy(e)))
     record = result.to_dict()
     assert record["leaked_bits"] == result.leaked_bits and record["method"] == "cascade"
+    assert record["ec_inefficiency"] == result.ec_inefficiency and "efficiency" not in record
 
 
 def test_empty_key():

@@ -44,3 +44,11 @@ def test_validation():
         verify_keys(a[:0], a[:0])
     with pytest.raises(ValueError, match="tag_bits=0"):
         verify_keys(a, a, tag_bits=0)
+
+
+def test_a_tag_longer_than_the_key_is_refused_with_its_memory_cost():
+    """Regression: --verify-bits 1e9 ended in a MemoryError; the tag would disclose the key."""
+    key = np.zeros(1_000, dtype=np.uint8)
+    with pytest.raises(ValueError, match=r"exceeds the 1000-bit key.*32.6 GiB.*use 32 to 128"):
+        verify_keys(key, key, tag_bits=1_000_000_000)
+    assert verify_keys(key, key, tag_bits=1_000, seed=1).match

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from collections import Counter
 
@@ -45,10 +46,10 @@ def _scheme(draw):
 
 
 @settings(max_examples=60, deadline=None)
-@given(scheme=_scheme(), secret=st.integers(0, DEFAULT_PRIME - 1), seed=st.integers(0, 2**32))
-def test_any_k_shares_reconstruct_prime_field(scheme, secret, seed):
+@given(scheme=_scheme(), secret=st.integers(0, DEFAULT_PRIME - 1))
+def test_any_k_shares_reconstruct_prime_field(scheme, secret):
     k, n, subset = scheme
-    shares = split_secret(secret, threshold=k, n_shares=n, seed=seed)
+    shares = split_secret(secret, threshold=k, n_shares=n)
     assert combine_shares([shares[i] for i in subset]) == secret
 
 
@@ -57,7 +58,7 @@ def test_any_k_shares_reconstruct_prime_field(scheme, secret, seed):
 def test_any_k_shares_reconstruct_key_blocks(scheme, n_bits, seed):
     k, n, subset = scheme
     key = np.random.default_rng(seed).integers(0, 2, n_bits, dtype=np.uint8)
-    shares = split_key(key, threshold=k, n_shares=n, seed=seed + 1)
+    shares = split_key(key, threshold=k, n_shares=n)
     assert np.array_equal(combine_key([shares[i] for i in subset]), key)
 
 
@@ -111,10 +112,68 @@ def test_fewer_than_threshold_shares_do_not_give_the_secret():
     assert combine_shares(shares[:2]) != 1234  # the line through two points misses f(0) here
 
 
-def test_same_seed_same_shares():
-    assert split_secret(99, threshold=2, n_shares=3, seed=4) == split_secret(
-        99, threshold=2, n_shares=3, seed=4
-    )
+def test_coefficients_are_fresh_secrets_not_seeded():
+    """The coefficients come from the OS random source: there is no seed to share them with, and
+    two splittings of one secret differ (equal with probability 1 / p per coefficient)."""
+    assert "seed" not in inspect.signature(split_secret).parameters
+    assert "seed" not in inspect.signature(split_key).parameters
+    first = split_secret(99, threshold=2, n_shares=3)
+    second = split_secret(99, threshold=2, n_shares=3)
+    assert [s.y for s in first] != [s.y for s in second]
+    key = np.ones(256, dtype=np.uint8)
+    a, b = split_key(key, threshold=2, n_shares=2), split_key(key, threshold=2, n_shares=2)
+    assert not np.array_equal(a[0].data, b[0].data)
+
+
+SECRET = 987_654_321_987_654_321  # distinctive digits to look for in text
+
+
+def test_no_secret_in_reprs():
+    """Regression: Share's repr printed the value; two reprs rebuilt the secret."""
+    shares = split_secret(SECRET, threshold=2, n_shares=3)
+    assert combine_shares(shares[:2]) == SECRET
+    for share in shares:
+        text = repr(share) + str(share)
+        assert str(share.y) not in text and str(share.y)[:8] not in text
+    key_shares = split_key(np.ones(64, dtype=np.uint8), threshold=2, n_shares=2)
+    assert "data" not in repr(key_shares[0]) and "array" not in repr(key_shares[0])
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda: split_secret(SECRET, threshold=2, n_shares=3, prime=1613), ValueError),
+        (lambda: split_secret(float(SECRET), threshold=2, n_shares=3), TypeError),
+        (
+            lambda: split_secret(
+                5, threshold=2, n_shares=3, coefficients=(SECRET + DEFAULT_PRIME,)
+            ),
+            ValueError,
+        ),
+        (lambda: split_secret(5, threshold=2, n_shares=3, coefficients=(SECRET / 3,)), TypeError),
+        (lambda: Share(x=1, y=SECRET, prime=1613), ValueError),
+        (lambda: Share(x=1, y=float(SECRET), prime=DEFAULT_PRIME), TypeError),
+    ],
+)
+def test_no_secret_in_error_messages(call, error):
+    """Regression: split_secret and the coefficient checks echoed secret values."""
+    with pytest.raises(error) as info:
+        call()
+    text = str(info.value)
+    # the secret, a third of it, and the tail of the out-of-range coefficient
+    for digits in ("987654321", "329218107", str(SECRET + DEFAULT_PRIME)[-12:]):
+        assert digits not in text
+
+
+def test_float_coefficients_are_refused_not_cast():
+    """Regression: a float coefficient array was cast to 0 and every share equalled the key."""
+    key = np.random.default_rng(3).integers(0, 2, 16, dtype=np.uint8)
+    with pytest.raises(TypeError, match="integer array"):
+        split_key(key, threshold=2, n_shares=3, coefficients=np.full((1, 2), 0.4))
+    with pytest.raises(TypeError, match="integer array"):
+        split_key(key, threshold=2, n_shares=3, coefficients=np.ones((1, 2), dtype=bool))
+    with pytest.raises(ValueError, match=r"0\.\.255"):
+        split_key(key, threshold=2, n_shares=3, coefficients=np.full((1, 2), 256))
 
 
 @pytest.mark.parametrize(
@@ -133,7 +192,7 @@ def test_split_secret_validation(kwargs, match):
 
 
 def test_other_validation():
-    with pytest.raises(ValueError, match="secret=2000"):
+    with pytest.raises(ValueError, match=r"secret \(not shown\) must be in \[0, prime=1613\)"):
         split_secret(2000, threshold=2, n_shares=3, prime=1613)
     shares = split_secret(5, threshold=2, n_shares=3, prime=13)
     with pytest.raises(ValueError, match="distinct x"):
@@ -144,7 +203,7 @@ def test_other_validation():
         Share(x=0, y=1, prime=13)
     with pytest.raises(ValueError, match="n_shares=256"):
         split_key(np.ones(8, dtype=np.uint8), threshold=2, n_shares=256)
-    key_shares = split_key(np.ones(8, dtype=np.uint8), threshold=2, n_shares=2, seed=0)
+    key_shares = split_key(np.ones(8, dtype=np.uint8), threshold=2, n_shares=2)
     other = KeyShare(x=3, data=np.zeros(2, dtype=np.uint8), n_bits=16)
     with pytest.raises(ValueError, match="different lengths"):
         combine_key([key_shares[0], other])

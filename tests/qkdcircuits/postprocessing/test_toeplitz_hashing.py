@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qkdcircuits import binary_entropy
 from qkdcircuits.postprocessing import (
     leftover_hash_length,
     privacy_amplification,
@@ -86,18 +85,49 @@ def test_linearity(n, m, seed):
 def test_leftover_hash_length():
     assert leftover_hash_length(min_entropy_bits=1000.0, epsilon=2.0**-20) == 960
     assert leftover_hash_length(min_entropy_bits=10.0, epsilon=1e-10) == 0
-    with pytest.raises(ValueError, match=r"epsilon=0\.0"):
+    with pytest.raises(ValueError, match=r"epsilon=0\.0 must be in \(0, 1\)"):
         leftover_hash_length(min_entropy_bits=10.0, epsilon=0.0)
 
 
-@pytest.mark.parametrize(("e_ph", "leak"), [(0.0, 0), (0.02, 1500), (0.05, 3000), (0.11, 0)])
-def test_secret_key_length_formula(e_ph, leak):
-    n, eps = 10_000, 1e-9
-    expected = max(0, math.floor(n * (1 - binary_entropy(e_ph)) - leak - 2 * math.log2(1 / eps)))
+# Hand calculations from the binary entropies of REFERENCES.md (H2(0.01) = 0.0807931359,
+# H2(0.033) = 0.2092204779, H2(0.11) = 0.4999159582), not from the function's own formula:
+# l = floor(n (1 - H2(e)) - leak - 2 log2(1/eps)).
+HAND_COMPUTED = [
+    # n, e_ph, leak, eps, l
+    (10_000, 0.01, 1_000, 1e-10, 8_125),  # 9192.068641 - 1000 - 66.438562 = 8125.63
+    (10_000, 0.033, 2_000, 2.0**-20, 5_867),  # 7907.795221 - 2000 - 40 = 5867.80
+    (1_000_000, 0.11, 0, 2.0**-10, 500_064),  # 500084.0418 - 20 = 500064.04
+    (1_000, 0.0, 10, 2.0**-5, 980),  # no phase error: 1000 - 10 - 10
+    (1_000, 0.01, 900, 1e-10, 0),  # 919.2 - 900 - 66.4 < 0: clipped
+    (10_000, 0.5, 0, 0.5, 0),  # e_ph = 1/2: the key is fully known
+]
+
+
+@pytest.mark.parametrize(("n", "e_ph", "leak", "eps", "expected"), HAND_COMPUTED)
+def test_secret_key_length_against_hand_calculations(n, e_ph, leak, eps, expected):
     assert secret_key_length(n=n, phase_error_rate=e_ph, leaked_bits=leak, epsilon=eps) == expected
-    assert secret_key_length(n=n, phase_error_rate=0.5, leaked_bits=0, epsilon=eps) == 0
+
+
+def test_secret_key_length_validation():
     with pytest.raises(TypeError, match=r"n=10\.5"):
-        secret_key_length(n=10.5, phase_error_rate=0.0, leaked_bits=0, epsilon=eps)
+        secret_key_length(n=10.5, phase_error_rate=0.0, leaked_bits=0, epsilon=1e-9)
+    for eps in (1.0, 0.0, 2.0):
+        with pytest.raises(ValueError, match=r"must be in \(0, 1\)"):
+            secret_key_length(n=100, phase_error_rate=0.0, leaked_bits=0, epsilon=eps)
+
+
+def test_epsilon_of_one_is_refused():
+    """Regression: eps = 1 gave a "final key" of H_min bits with no guarantee at all."""
+    with pytest.raises(ValueError, match=r"epsilon=1\.0 must be in \(0, 1\)"):
+        leftover_hash_length(min_entropy_bits=100.0, epsilon=1.0)
+
+
+def test_privacy_amplification_cannot_lengthen_a_key():
+    """Regression: privacy_amplification(bits[:100], output_length=500) returned 500 bits."""
+    bits = np.ones(100, dtype=np.uint8)
+    with pytest.raises(ValueError, match="output_length=500 exceeds the 100 input bits"):
+        privacy_amplification(bits, output_length=500, seed=1)
+    assert privacy_amplification(bits, output_length=100, seed=1)[0].size == 100
 
 
 def test_privacy_amplification_shared_seed():

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import os
 import pickle
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ from qkdcircuits.postprocessing import (
     AuthTag,
     InsufficientKeyError,
     KeyPool,
+    KeySegment,
     WegmanCarterAuthenticator,
     forgery_probability,
     polynomial_hash,
@@ -125,7 +129,8 @@ def test_length_block_separates_zero_padding():
 
 def _pair(seed: int, size: int = 1024) -> tuple[WegmanCarterAuthenticator, ...]:
     shared = np.random.default_rng(seed).integers(0, 2, size, dtype=np.uint8)
-    return WegmanCarterAuthenticator(KeyPool(shared)), WegmanCarterAuthenticator(KeyPool(shared))
+    alice, bob = KeyPool.pair(shared)
+    return WegmanCarterAuthenticator(alice), WegmanCarterAuthenticator(bob)
 
 
 def test_sign_and_verify():
@@ -186,15 +191,123 @@ def test_same_message_twice_gets_independent_tags():
 
 def test_key_pool_hands_out_every_bit_once():
     bits = np.random.default_rng(9).integers(0, 2, 500, dtype=np.uint8)
+    reference = bits.copy()
     pool = KeyPool(bits)
     segments = [pool.take(n) for n in (64, 1, 100, 35, 300)]
     assert [s.offset for s in segments] == [0, 64, 65, 165, 200]
-    assert np.array_equal(np.concatenate([s.bits for s in segments]), bits)
+    assert np.array_equal(np.concatenate([s.bits for s in segments]), reference)
     assert pool.remaining == 0 and pool.consumed == 500
     with pytest.raises(InsufficientKeyError, match="holds only 0"):
         pool.take(1)
     with pytest.raises(ValueError, match="read-only"):
         segments[0].bits[0] = 1
+
+
+def test_key_segment_bits_cannot_be_made_writable_again():
+    """Regression: setflags(write=True) turned a handed-out segment back into a writable array."""
+    segment = KeyPool(np.ones(64, dtype=np.uint8)).take(64)
+    with pytest.raises(ValueError):
+        segment.bits.setflags(write=True)
+    built = KeySegment(offset=3, bits=np.array([1, 0, 1], dtype=np.uint8))
+    with pytest.raises(ValueError):
+        built.bits.setflags(write=True)
+    assert built.to_int() == 5 and KeySegment(offset=0, bits=np.zeros(0, np.uint8)).to_int() == 0
+    with pytest.raises(ValueError, match="offset=-1"):
+        KeySegment(offset=-1, bits=np.ones(1, dtype=np.uint8))
+
+
+def test_key_segment_to_int_matches_the_bit_string():
+    bits = np.random.default_rng(4).integers(0, 2, 77, dtype=np.uint8)
+    assert KeySegment(offset=0, bits=bits).to_int() == int("".join(map(str, bits)), 2)
+
+
+def test_concurrent_takes_never_share_bits():
+    """Regression: 8 threads taking 64 bits each got 52 duplicate offsets and 1,216 bits beyond
+    the pool. 16 threads, a very short switch interval to force interleaving."""
+    size, per_take, threads = 64 * 4_000, 64, 16
+    bits = np.random.default_rng(1).integers(0, 2, size, dtype=np.uint8)
+    reference = bits.copy()
+    pool = KeyPool(bits)
+    taken: list[list] = [[] for _ in range(threads)]
+    barrier = threading.Barrier(threads)
+
+    def worker(out: list) -> None:
+        barrier.wait()
+        while True:
+            try:
+                out.append(pool.take(per_take))
+            except InsufficientKeyError:
+                return
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        workers = [threading.Thread(target=worker, args=(out,)) for out in taken]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        sys.setswitchinterval(interval)
+    segments = sorted((s for out in taken for s in out), key=lambda s: s.offset)
+    offsets = [s.offset for s in segments]
+    assert len(set(offsets)) == len(offsets) == size // per_take  # no offset twice, none lost
+    assert offsets == list(range(0, size, per_take))  # contiguous, nothing beyond the pool
+    assert np.array_equal(np.concatenate([s.bits for s in segments]), reference)
+    assert pool.remaining == 0 and pool.consumed == size
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_cannot_use_the_pool():
+    """Regression: after os.fork() parent and child both took offset 0."""
+    pool = KeyPool(np.ones(256, dtype=np.uint8))
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report what take() did, then leave without running pytest's cleanup
+        try:
+            pool.take(64)
+            message = b"took"
+        except RuntimeError as exc:
+            message = b"refused" if b"fork" in str(exc).encode() else b"other"
+        os.write(write, message)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        answer = pipe.read()
+    os.waitpid(pid, 0)
+    assert answer == b"refused"
+    segment = pool.take(64)  # the parent keeps using its pool
+    assert segment.offset == 0
+
+
+def test_pool_takes_ownership_of_a_writable_array():
+    """Regression: the caller's array kept the key bits after handing them to the pool."""
+    bits = np.ones(128, dtype=np.uint8)
+    pool = KeyPool(bits)
+    assert not bits.any()  # wiped
+    more = np.ones(64, dtype=bool)
+    pool.extend(more)
+    assert not more.any()
+    assert pool.take(192).bits.sum() == 192
+    # a read-only array cannot be wiped: it is copied and stays as it was (documented rule)
+    frozen = np.ones(64, dtype=np.uint8)
+    frozen.setflags(write=False)
+    KeyPool(frozen)
+    assert frozen.all()
+
+
+def test_pair_and_random_pair():
+    bits = np.random.default_rng(2).integers(0, 2, 256, dtype=np.uint8)
+    reference = bits.copy()
+    alice, bob = KeyPool.pair(bits)
+    assert not bits.any()
+    assert np.array_equal(alice.take(256).bits, reference)
+    assert np.array_equal(bob.take(256).bits, reference)
+    first, second = KeyPool.random_pair(256)
+    a, b = first.take(256).bits, second.take(256).bits
+    assert np.array_equal(a, b)
+    other, _ = KeyPool.random_pair(256)
+    assert not np.array_equal(a, other.take(256).bits)  # fresh bits: equal with prob. 2^-256
 
 
 def test_key_pool_refuses_to_over_draw_and_can_be_extended():
@@ -221,7 +334,8 @@ def test_key_pool_cannot_be_copied_or_pickled():
 def test_key_pool_does_not_alias_the_callers_array():
     bits = np.ones(128, dtype=np.uint8)
     pool = KeyPool(bits)
-    bits[:] = 0
+    bits[:] = 1
+    assert pool.take(64).bits.sum() == 64
     assert pool.take(64).bits.sum() == 64
 
 
@@ -246,9 +360,9 @@ def test_validation():
         AuthTag(value=1 << 64, pad_offset=0)
     with pytest.raises(TypeError, match="message"):
         polynomial_hash("text", 1)
-    with pytest.raises(ValueError, match="key="):
+    with pytest.raises(ValueError, match="key must be"):
         polynomial_hash(b"", -1)
-    with pytest.raises(TypeError, match="key="):
+    with pytest.raises(TypeError, match="key must be"):
         polynomial_hash(b"", 1.0)
     assert polynomial_hash(b"abc", np.uint64(5)) == polynomial_hash(b"abc", 5)
     with pytest.raises(TypeError, match="value="):
@@ -258,3 +372,12 @@ def test_validation():
     _, bob = _pair(10)
     with pytest.raises(TypeError, match="AuthTag"):
         bob.verify(b"", 5)
+
+
+@pytest.mark.parametrize("key", [987_654_321_123, 2**64 + 987_654_321, -987_654_321, 98765.4321])
+def test_hash_key_is_never_echoed(key):
+    """Regression: polynomial_hash's messages printed the secret key."""
+    with pytest.raises((TypeError, ValueError)) as info:
+        polynomial_hash(b"m", key if key != 987_654_321_123 else np.float64(key))
+    digits = str(abs(int(key)))[:9]
+    assert digits not in str(info.value)
