@@ -45,3 +45,25 @@ def test_bench_keyrate_quick():
     }
     assert set(values) == expected
     assert all(math.isfinite(v) and v > 0 for v in values.values())
+
+
+@pytest.mark.slow
+def test_bench_postprocessing_quick():
+    values = run_quick("bench_postprocessing.py")
+    expected = {
+        "bits",
+        "cascade_bits_per_s",
+        "pa_bits_per_s",
+        "distill_bits_per_s",
+        "cascade_growth_10x",
+        "pa_growth_10x",
+        "distill_growth_10x",
+        "cascade_speedup_vs_sequential",
+        "pa_speedup_vs_matrix",
+        "cascade_f",
+    }
+    assert set(values) == expected
+    assert all(math.isfinite(v) and v > 0 for v in values.values())
+    assert values["bits"] == 100_000
+    # Cascade's inefficiency at Q = 2% (Brassard and Salvail 1994: about 1.16 at 1% and 5%)
+    assert 1.0 < values["cascade_f"] < 1.3
