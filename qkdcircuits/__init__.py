@@ -78,6 +78,7 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
     "execution": (
         "DEFAULT_SHOTS",
         "describe_target",
+        "ExecutionTarget",
         "outcome_distributions",
         "OutcomeDistribution",
         "runtime_sampler",
@@ -89,6 +90,11 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "MDIRounds",
         "simulate_bb84",
         "simulate_mdi",
+    ),
+    "engine.counts": (
+        "RoundCounts",
+        "simulate_bb84_counts",
+        "simulate_mdi_counts",
     ),
     "engine.hbb": (
         "hbb_outcome_table",

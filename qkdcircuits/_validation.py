@@ -109,6 +109,14 @@ def check_positive(value: float, name: str) -> float:
     return value
 
 
+def check_confidence(confidence: float, name: str = "confidence") -> float:
+    """Return ``confidence`` as a float after checking it is a real number in (0, 1)."""
+    confidence = check_real(confidence, name)
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"{name}={confidence!r} not in (0, 1)")
+    return confidence
+
+
 def check_positive_int(value: int, name: str) -> int:
     """Return ``value`` as an int after checking it is an integer >= 1."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -25,23 +25,28 @@ This is the only module of the quantum layer that talks to a Qiskit backend. Eve
   (``sampler.backend()`` for IBM Runtime, the configured ``AerSimulator`` for Aer), and sampled with
   ``shots`` shots.
 
-Nothing here creates credentials or connects anywhere: a user who wants hardware passes the
-backend or sampler object.
+The four keywords are bundled in an :class:`ExecutionTarget`, validated once before any circuit
+runs and passed down by every function that runs circuits. Nothing here creates credentials or
+connects anywhere: a user who wants hardware passes the backend or sampler object.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
+from qiskit.primitives import BaseSamplerV2
+from qiskit.providers import BackendV2
 
-from qkdcircuits._validation import SeedLike, as_generator, check_positive_int
+from qkdcircuits._validation import SeedLike, check_positive_int, derive_int_seed, int_seed
 
 __all__ = [
     "DEFAULT_SHOTS",
+    "ExecutionTarget",
     "OutcomeDistribution",
     "describe_target",
     "outcome_distributions",
@@ -73,6 +78,17 @@ class OutcomeDistribution:
         ``None`` for an exact distribution; otherwise the number of shots behind it.
     counts : numpy.ndarray or None
         Integer counts per outcome for shot-based distributions.
+
+    Raises
+    ------
+    ValueError
+        If ``probabilities`` does not have one entry per outcome of ``registers``.
+
+    Examples
+    --------
+    >>> dist = OutcomeDistribution(probabilities=[0.5, 0.0, 0.0, 0.5], registers=(("m", 2),))
+    >>> dist.exact, dist.marginal("m").tolist()
+    (True, [0.5, 0.0, 0.0, 0.5])
     """
 
     probabilities: np.ndarray
@@ -100,53 +116,261 @@ class OutcomeDistribution:
         """True when the distribution is exact rather than estimated from shots."""
         return self.shots is None
 
-    def _offset(self, register: str) -> tuple[int, int]:
+    def marginal(self, register: str) -> np.ndarray:
+        """Distribution of one register's integer value.
+
+        Parameters
+        ----------
+        register : str
+            Name of a classical register of the circuit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(2**size,)``, indexed by the register's integer value.
+
+        Raises
+        ------
+        ValueError
+            If the circuit has no register of that name.
+        """
         offset = 0
         for name, size in self.registers:
             if name == register:
-                return offset, size
+                values = (np.arange(self.probabilities.size) >> offset) & ((1 << size) - 1)
+                return np.bincount(values, weights=self.probabilities, minlength=1 << size)
             offset += size
         names = [name for name, _ in self.registers]
         raise ValueError(f"register={register!r} not in {names}")
 
-    def marginal(self, register: str) -> np.ndarray:
-        """Distribution of one register's integer value, shape ``(2**size,)``."""
-        offset, size = self._offset(register)
-        values = (np.arange(self.probabilities.size) >> offset) & ((1 << size) - 1)
-        return np.bincount(values, weights=self.probabilities, minlength=1 << size)
 
-    def register_value(self, outcomes: np.ndarray, register: str) -> np.ndarray:
-        """Extract one register's integer value from joint outcome indices."""
-        offset, size = self._offset(register)
-        return (np.asarray(outcomes) >> offset) & ((1 << size) - 1)
+def _type_name(value: Any) -> str:
+    return type(value).__name__
 
-    def sample(self, size: int, seed: SeedLike = None) -> np.ndarray:
-        """Draw ``size`` joint outcome indices (vectorised)."""
-        size = check_positive_int(size, "size")
-        rng = as_generator(seed)
-        return rng.choice(self.probabilities.size, size=size, p=self.probabilities)
+
+@dataclass(frozen=True)
+class ExecutionTarget:
+    """Where the setting circuits of a protocol run, validated once before anything runs.
+
+    Every function that runs circuits (the round engines, the attack simulators, verification,
+    the Monte Carlo link simulation) takes the same four keywords, ``backend``, ``sampler``,
+    ``shots`` and ``noise_model``; they build one ``ExecutionTarget`` up front, so that a bad
+    value is reported before any circuit runs, and pass it down.
+
+    Parameters
+    ----------
+    backend : qiskit.providers.BackendV2, optional
+        Target to transpile to and sample on (``AerSimulator``, a fake or real IBM backend).
+    sampler : qiskit.primitives.BaseSamplerV2, optional
+        Sampler to run with (any object with a ``run`` method in the SamplerV2 convention).
+    shots : int, optional
+        Shots per circuit (>= 1). ``None`` with neither backend nor sampler means exact
+        distributions; with one of them, :data:`DEFAULT_SHOTS`.
+    noise_model : qiskit_aer.noise.NoiseModel, optional
+        Device noise for the default Aer simulator (exact or shot-based).
+    optimization_level : int
+        Preset pass-manager level (0..3) for device-like backends.
+
+    Raises
+    ------
+    TypeError
+        If ``backend``, ``sampler`` or ``noise_model`` is not of the documented kind, or
+        ``shots`` is not an integer.
+    ValueError
+        If both ``backend`` and ``noise_model`` are given, ``shots < 1`` or the optimisation
+        level is not 0..3.
+
+    Examples
+    --------
+    >>> ExecutionTarget().description, ExecutionTarget().table_shots
+    ('aer:exact', None)
+    >>> ExecutionTarget(shots=1000).description
+    'aer:shots'
+    >>> ExecutionTarget(backend="foo")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    TypeError: backend='foo' must be a qiskit BackendV2 (e.g. AerSimulator() or a fake ...), not str
+    """
+
+    backend: Any = None
+    sampler: Any = None
+    shots: int | None = None
+    noise_model: Any = None
+    optimization_level: int = 1
+
+    def __post_init__(self) -> None:
+        if self.backend is not None and not isinstance(self.backend, BackendV2):
+            raise TypeError(
+                f"backend={self.backend!r} must be a qiskit BackendV2 (e.g. AerSimulator() or a "
+                f"fake IBM backend), not {_type_name(self.backend)}"
+            )
+        if self.sampler is not None and not (
+            isinstance(self.sampler, BaseSamplerV2) or callable(getattr(self.sampler, "run", None))
+        ):
+            raise TypeError(
+                f"sampler={self.sampler!r} must be a SamplerV2 (e.g. qiskit_aer.primitives."
+                f"SamplerV2() or runtime_sampler(backend)), not {_type_name(self.sampler)}"
+            )
+        if self.noise_model is not None:
+            from qiskit_aer.noise import NoiseModel
+
+            if not isinstance(self.noise_model, NoiseModel):
+                raise TypeError(
+                    f"noise_model={self.noise_model!r} must be a qiskit_aer.noise.NoiseModel, "
+                    f"not {_type_name(self.noise_model)}"
+                )
+            if self.backend is not None:
+                raise ValueError(
+                    "give either backend or noise_model, not both (a backend has its own noise)"
+                )
+        if self.shots is not None:
+            object.__setattr__(self, "shots", check_positive_int(self.shots, "shots"))
+        level = self.optimization_level
+        if (
+            isinstance(level, bool)
+            or not isinstance(level, numbers.Integral)
+            or level not in (0, 1, 2, 3)
+        ):
+            raise ValueError(f"optimization_level={level!r} must be 0, 1, 2 or 3")
+
+    @property
+    def exact(self) -> bool:
+        """True when the distributions are computed exactly (no backend, sampler or shots)."""
+        return self.backend is None and self.sampler is None and self.shots is None
+
+    @property
+    def ideal(self) -> bool:
+        """True on the exact, noiseless default path (whose tables the engines cache)."""
+        return self.exact and self.noise_model is None
+
+    @property
+    def table_shots(self) -> int | None:
+        """Shots per circuit behind each distribution; ``None`` when they are exact."""
+        if self.shots is not None:
+            return self.shots
+        return None if self.exact else DEFAULT_SHOTS
+
+    @property
+    def description(self) -> str:
+        """Short provenance string for where distributions came from (stored in results)."""
+        if self.sampler is not None:
+            return f"sampler:{_type_name(self.sampler)}"
+        if self.backend is not None:
+            name = getattr(self.backend, "name", None)
+            name = name() if callable(name) else name
+            return f"backend:{name or _type_name(self.backend)}"
+        return "aer:exact" if self.shots is None else "aer:shots"
+
+    def circuit_seed(self, seed: SeedLike, rng: np.random.Generator) -> int | None:
+        """Integer seed for transpilation and simulator shots.
+
+        Parameters
+        ----------
+        seed : int, numpy.random.Generator or None
+            The caller's seed.
+        rng : numpy.random.Generator
+            The Generator built from ``seed`` (advanced by one draw when ``seed`` is not an
+            integer and the target samples shots).
+
+        Returns
+        -------
+        int or None
+            ``seed`` when it is an integer; on a shot-based target an integer drawn from ``rng``
+            otherwise, so that a run seeded with a Generator stays reproducible; else ``None``.
+        """
+        if self.table_shots is None:
+            return int_seed(seed)
+        return derive_int_seed(seed, rng)
+
+    def provenance(self, seed: SeedLike) -> dict[str, Any]:
+        """Seed (an integer, else ``None``), source description and shots, for result metadata."""
+        return {"seed": int_seed(seed), "source": self.description, "shots": self.table_shots}
+
+    def run(
+        self, circuits: QuantumCircuit | Sequence[QuantumCircuit], *, seed: int | None = None
+    ) -> list[OutcomeDistribution]:
+        """Run each circuit once on this target; see :func:`outcome_distributions`."""
+        single = isinstance(circuits, QuantumCircuit)
+        circuit_list = [circuits] if single else list(circuits)
+        for index, circuit in enumerate(circuit_list):
+            if not isinstance(circuit, QuantumCircuit):
+                raise TypeError(
+                    f"circuits[{index}] is a {_type_name(circuit)}, not a QuantumCircuit"
+                )
+            if circuit.num_clbits == 0:
+                raise ValueError(f"circuits[{index}] ({circuit.name!r}) measures nothing")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"seed={seed!r} must be an int or None")
+        if not circuit_list:
+            return []
+        backend = self.backend
+        if self.exact:
+            return _exact_aer(circuit_list, self.noise_model)
+        if backend is None and self.sampler is None:
+            from qiskit_aer import AerSimulator
+
+            # AerSimulator(noise_model=...) takes the noise model's basis gates as its target,
+            # and plain Aer targets are only translated (level 0), as on the exact path.
+            backend = AerSimulator(noise_model=self.noise_model)
+        return _sampled(
+            circuit_list,
+            backend,
+            self.sampler,
+            self.table_shots,
+            seed,
+            self.optimization_level,
+        )
 
 
 def table_shots(backend: Any = None, sampler: Any = None, shots: int | None = None) -> int | None:
     """Shots per circuit that :func:`outcome_distributions` uses for these arguments.
 
-    ``None`` on the exact path (no backend, no sampler, no shots).
+    Parameters
+    ----------
+    backend, sampler, shots
+        As in :func:`outcome_distributions`.
+
+    Returns
+    -------
+    int or None
+        ``None`` on the exact path (no backend, no sampler, no shots).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :class:`ExecutionTarget` for invalid arguments.
+
+    Examples
+    --------
+    >>> table_shots(), table_shots(shots=100)
+    (None, 100)
     """
-    if shots is not None:
-        return int(shots)
-    if backend is not None or sampler is not None:
-        return DEFAULT_SHOTS
-    return None
+    return ExecutionTarget(backend=backend, sampler=sampler, shots=shots).table_shots
 
 
 def describe_target(backend: Any = None, sampler: Any = None, shots: int | None = None) -> str:
-    """Short provenance string for where distributions came from (stored in reports)."""
-    if sampler is not None:
-        return f"sampler:{type(sampler).__name__}"
-    if backend is not None:
-        name = getattr(backend, "name", None)
-        return f"backend:{name() if callable(name) else name or type(backend).__name__}"
-    return "aer:exact" if shots is None else "aer:shots"
+    """Short provenance string for where distributions came from (stored in reports).
+
+    Parameters
+    ----------
+    backend, sampler, shots
+        As in :func:`outcome_distributions`.
+
+    Returns
+    -------
+    str
+        ``"aer:exact"``, ``"aer:shots"``, ``"backend:<name>"`` or ``"sampler:<class>"``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :class:`ExecutionTarget` for invalid arguments.
+
+    Examples
+    --------
+    >>> describe_target(), describe_target(shots=10)
+    ('aer:exact', 'aer:shots')
+    """
+    return ExecutionTarget(backend=backend, sampler=sampler, shots=shots).description
 
 
 def outcome_distributions(
@@ -192,44 +416,27 @@ def outcome_distributions(
     Raises
     ------
     TypeError
-        If a circuit is not a ``QuantumCircuit``.
+        If a circuit is not a ``QuantumCircuit``, or ``backend``, ``sampler``, ``noise_model``,
+        ``shots`` or ``seed`` is of the wrong kind (see :class:`ExecutionTarget`).
     ValueError
         If both ``backend`` and ``noise_model`` are given, if ``shots`` is not a positive
         integer, or if a circuit with Aer-only channel instructions is sent to another target.
+
+    Examples
+    --------
+    >>> from qkdcircuits.circuits import pauli_measurement_circuit, ghz_state
+    >>> (dist,) = outcome_distributions(pauli_measurement_circuit(ghz_state(2), "ZZ"))
+    >>> dist.probabilities.round(3).tolist()
+    [0.5, 0.0, 0.0, 0.5]
     """
-    single = isinstance(circuits, QuantumCircuit)
-    circuit_list = [circuits] if single else list(circuits)
-    for index, circuit in enumerate(circuit_list):
-        if not isinstance(circuit, QuantumCircuit):
-            raise TypeError(
-                f"circuits[{index}] is a {type(circuit).__name__}, not a QuantumCircuit"
-            )
-        if circuit.num_clbits == 0:
-            raise ValueError(f"circuits[{index}] ({circuit.name!r}) measures nothing")
-    if shots is not None:
-        shots = check_positive_int(shots, "shots")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TypeError(f"seed={seed!r} must be an int or None")
-    if backend is not None and noise_model is not None:
-        raise ValueError(
-            "give either backend or noise_model, not both (a backend has its own noise)"
-        )
-    if isinstance(optimization_level, bool) or optimization_level not in (0, 1, 2, 3):
-        raise ValueError(f"optimization_level={optimization_level!r} must be 0, 1, 2 or 3")
-    if not circuit_list:
-        return []
-
-    if backend is None and sampler is None:
-        if shots is None:
-            return _exact_aer(circuit_list, noise_model)
-        from qiskit_aer import AerSimulator
-
-        # AerSimulator(noise_model=...) takes the noise model's basis gates as its target, and
-        # plain Aer targets are only translated (level 0), as on the exact path.
-        backend = AerSimulator(noise_model=noise_model)
-    return _sampled(
-        circuit_list, backend, sampler, shots or DEFAULT_SHOTS, seed, optimization_level
+    target = ExecutionTarget(
+        backend=backend,
+        sampler=sampler,
+        shots=shots,
+        noise_model=noise_model,
+        optimization_level=optimization_level,
     )
+    return target.run(circuits, seed=seed)
 
 
 def _registers(circuit: QuantumCircuit) -> tuple[tuple[str, int], ...]:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qkdcircuits._validation import check_positive_int
+from qkdcircuits._validation import check_positive_int, check_probability
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -43,6 +43,7 @@ MAX_PARTIES = 12
 
 
 def check_parties(n_parties: int, name: str = "n_parties") -> int:
+    """Return ``n_parties`` as an int after checking it lies in 2..:data:`MAX_PARTIES`."""
     n_parties = check_positive_int(n_parties, name)
     if not 2 <= n_parties <= MAX_PARTIES:
         raise ValueError(f"{name}={n_parties!r} not in 2..{MAX_PARTIES}")
@@ -50,6 +51,7 @@ def check_parties(n_parties: int, name: str = "n_parties") -> int:
 
 
 def popcount_table(n_bits: int) -> np.ndarray:
+    """Number of set bits of every integer below ``2**n_bits``."""
     values = np.arange(1 << n_bits)
     counts = np.zeros(values.size, dtype=np.int64)
     for i in range(n_bits):
@@ -70,39 +72,85 @@ def error_lut(n_parties: int) -> np.ndarray:
     return (parity[None, :] ^ offset[:, None]).astype(bool)
 
 
+def _table_parties(table: np.ndarray) -> tuple[np.ndarray, int]:
+    table = np.asarray(table, dtype=float)
+    n_parties = table.shape[0].bit_length() - 1 if table.ndim == 2 else 0
+    if table.ndim != 2 or table.shape != (1 << n_parties, 1 << n_parties) or n_parties < 2:
+        raise ValueError(
+            f"table has shape {table.shape}; expected (2**n, 2**n) for n >= 2 parties "
+            "(from hbb_outcome_table)"
+        )
+    return table, n_parties
+
+
 def hbb_qber_from_table(table: np.ndarray) -> float:
-    """Exact QBER (dealer bit vs players' reconstruction) over kept settings of a table.
+    """Exact QBER (dealer bit vs players' reconstruction) over the kept settings of a table.
 
     Settings are chosen uniformly, so the kept settings are equally likely.
+
+    Parameters
+    ----------
+    table : numpy.ndarray
+        Shape ``(2**n, 2**n)``, from :func:`qkdcircuits.engine.hbb.hbb_outcome_table`.
+
+    Returns
+    -------
+    float
+        Probability that the players' reconstruction differs from the dealer's bit.
+
+    Raises
+    ------
+    ValueError
+        If ``table`` does not have the shape of an n-party table.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> hbb_qber_from_table(np.full((8, 8), 1 / 8))  # uncorrelated bits
+    0.5
     """
-    table = np.asarray(table, dtype=float)
-    n_parties = round(math.log2(table.shape[0]))
+    table, n_parties = _table_parties(table)
     kept, _ = kept_and_offset(n_parties)
     errors = (table * error_lut(n_parties)).sum(axis=1)
     return float(errors[kept].mean())
 
 
-def hbb_depolarized_qber(depolarizing_probs: float | Sequence[float], n_parties: int = 3) -> float:
+def hbb_depolarized_qber(
+    *, depolarizing_probs: float | Sequence[float], n_parties: int = 3
+) -> float:
     """Closed-form HBB QBER when each party's arm depolarises with probability ``p_i``.
-
-    ``depolarizing_probs`` is one probability for all ``n_parties`` arms, or one per arm (then
-    ``n_parties`` is ignored).
 
     Each bit becomes a fair coin with probability ``p_i``, i.e. flips with ``p_i / 2``; the
     parity of independent flips is odd with probability ``(1 - prod_i (1 - p_i)) / 2``.
 
+    Parameters
+    ----------
+    depolarizing_probs : float or sequence of float
+        One depolarising probability for all ``n_parties`` arms, or one per arm (then
+        ``n_parties`` is ignored); each in [0, 1].
+    n_parties : int
+        Dealer plus players (2..12) when one probability is given.
+
+    Returns
+    -------
+    float
+        The dealer-versus-players QBER of the kept rounds.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a probability is not a real number in [0, 1] or ``n_parties`` is out of range.
+
     Examples
     --------
-    >>> round(hbb_depolarized_qber(0.1, n_parties=3), 6)
+    >>> round(hbb_depolarized_qber(depolarizing_probs=0.1, n_parties=3), 6)
     0.1355
     """
-    if isinstance(depolarizing_probs, (int, float)):
-        probs = [float(depolarizing_probs)] * check_parties(n_parties)
+    if isinstance(depolarizing_probs, numbers.Real):
+        probs = [depolarizing_probs] * check_parties(n_parties)
     else:
-        probs = [float(p) for p in depolarizing_probs]
-    for index, p in enumerate(probs):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"depolarizing_probs[{index}]={p!r} not in [0, 1]")
+        probs = list(depolarizing_probs)
+    probs = [check_probability(p, f"depolarizing_probs[{i}]") for i, p in enumerate(probs)]
     return (1.0 - math.prod(1.0 - p for p in probs)) / 2.0
 
 
@@ -125,6 +173,16 @@ def coalition_information(table: np.ndarray, coalition: Iterable[int]) -> float:
     coalition : iterable of int
         Player indices in ``1..n-1``.
 
+    Returns
+    -------
+    float
+        Mutual information in bits per kept round, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``table`` has the wrong shape or a member is not a player.
+
     Examples
     --------
     >>> from qkdcircuits import hbb_outcome_table
@@ -132,8 +190,7 @@ def coalition_information(table: np.ndarray, coalition: Iterable[int]) -> float:
     >>> round(coalition_information(table, [1, 2]), 9), round(coalition_information(table, [1]), 9)
     (1.0, 0.0)
     """
-    table = np.asarray(table, dtype=float)
-    n_parties = round(math.log2(table.shape[0]))
+    table, n_parties = _table_parties(table)
     members = sorted(set(int(c) for c in coalition))
     for member in members:
         if not 1 <= member < n_parties:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from qkdcircuits._validation import check_choice
+from qkdcircuits._validation import check_choice, check_confidence
 
 __all__ = [
     "QBEREstimate",
@@ -23,6 +23,7 @@ __all__ = [
 
 
 INTERVAL_METHODS: tuple[str, str] = ("wilson", "clopper-pearson")
+"""Names of the binomial interval methods of :func:`binomial_interval`."""
 
 
 def binomial_interval(
@@ -45,6 +46,11 @@ def binomial_interval(
     (float, float)
         Lower and upper bound; ``(0.0, 1.0)`` when ``trials == 0``.
 
+    Raises
+    ------
+    ValueError
+        If the counts are inconsistent, ``confidence`` is outside (0, 1) or ``method`` unknown.
+
     Examples
     --------
     >>> lo, hi = binomial_interval(10, 1000)
@@ -52,8 +58,7 @@ def binomial_interval(
     (0.0054, 0.0183)
     """
     method = check_choice(method, "method", INTERVAL_METHODS)
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence={confidence!r} not in (0, 1)")
+    confidence = check_confidence(confidence)
     successes, trials = int(successes), int(trials)
     if trials < 0 or not 0 <= successes <= max(trials, 0):
         raise ValueError(
@@ -107,6 +112,12 @@ class QBEREstimate:
         Effective sample size behind the interval when the rounds were resampled from an
         outcome table that was itself estimated from shots (see :func:`estimate_qber`); ``None``
         when the table was exact and the interval uses ``sifted``.
+
+    Examples
+    --------
+    >>> estimate = estimate_qber(3, 100, basis="X")
+    >>> estimate.qber, estimate.to_dict()["ci"] == [estimate.low, estimate.high]
+    (0.03, True)
     """
 
     basis: str
@@ -160,6 +171,15 @@ def estimate_qber(
         ``n_eff = 1 / (1/sifted + 1/table_samples)``: resampling a million rounds from a few
         thousand shots cannot make the QBER more certain than the shots allow.
 
+    Returns
+    -------
+    QBEREstimate
+
+    Raises
+    ------
+    ValueError
+        For inconsistent counts, an invalid confidence or method, or ``table_samples <= 0``.
+
     Examples
     --------
     >>> exact = estimate_qber(500, 100_000)
@@ -191,7 +211,30 @@ def estimate_qber(
 def sift_mask(
     alice_basis: np.ndarray, bob_basis: np.ndarray, heralded: np.ndarray | None = None
 ) -> np.ndarray:
-    """Rounds kept by sifting: bases agree (and the relay heralded success, when given)."""
+    """Rounds kept by sifting: bases agree (and the relay heralded success, when given).
+
+    Parameters
+    ----------
+    alice_basis, bob_basis : numpy.ndarray
+        Basis code per round (0 = Z, 1 = X), same shape.
+    heralded : numpy.ndarray, optional
+        Per round, whether the measurement station announced success.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask of the sifted rounds.
+
+    Raises
+    ------
+    ValueError
+        If the arrays differ in shape.
+
+    Examples
+    --------
+    >>> sift_mask([0, 1, 1], [0, 0, 1]).tolist()
+    [True, False, True]
+    """
     alice_basis = np.asarray(alice_basis)
     bob_basis = np.asarray(bob_basis)
     if alice_basis.shape != bob_basis.shape:

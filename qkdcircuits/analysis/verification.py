@@ -1,10 +1,9 @@
-"""Verification of entangled resources: stabiliser fidelity bounds and the CHSH test.
+"""Analysis of verification counts: stabiliser fidelity bounds and the CHSH value (no Qiskit).
 
-Generate separately from analyse: :func:`fidelity_bound_from_counts` and
-:func:`chsh_from_counts` take counts and never touch a backend; the ``verify_*`` functions build
-the measurement circuits, run each setting once through
-:func:`qkdcircuits.execution.outcome_distributions` and draw ``shots`` outcomes per setting
-(from the exact distribution on Aer, or the backend's own shots).
+:func:`fidelity_bound_from_counts` and :func:`chsh_from_counts` take accept counts per setting
+and return a :class:`VerificationResult` with a confidence interval; they never touch a backend.
+The measurement circuits are in :mod:`qkdcircuits.circuits.measurement` and the runs that
+produce the counts (``verify_ghz``, ``verify_chsh``, ...) in :mod:`qkdcircuits.engine.verification`.
 
 Fidelity lower bound from stabiliser measurements
 -------------------------------------------------
@@ -49,7 +48,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from qkdcircuits._validation import check_real
+from qkdcircuits._validation import check_confidence, check_real
 from qkdcircuits.analysis.statistics import binomial_interval
 
 __all__ = [
@@ -64,7 +63,8 @@ TSIRELSON_BOUND = 2.0 * math.sqrt(2.0)
 """Largest quantum CHSH value."""
 
 
-_CHSH_SIGNS = (1, 1, 1, -1)
+CHSH_SIGNS = (1, 1, 1, -1)
+"""Sign of each CHSH correlator in ``S``, in the order ``A0B0, A0B1, A1B0, A1B1``."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,13 +147,6 @@ def _check_counts(
         if n < 1 or not 0 <= a <= n:
             raise ValueError(f"need 0 <= accepted <= shots and shots >= 1, got {a}/{n}")
     return accepted, shots
-
-
-def check_confidence(confidence: float) -> float:
-    confidence = check_real(confidence, "confidence")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence={confidence!r} not in (0, 1)")
-    return confidence
 
 
 def _intervals(
@@ -257,7 +250,7 @@ def chsh_from_counts(
     threshold = check_real(threshold, "threshold")
     intervals = _intervals(accepted, shots, confidence)
     estimate = low = high = 0.0
-    for sign, a, n, (lo, hi) in zip(_CHSH_SIGNS, accepted, shots, intervals, strict=True):
+    for sign, a, n, (lo, hi) in zip(CHSH_SIGNS, accepted, shots, intervals, strict=True):
         estimate += sign * (2.0 * a / n - 1.0)
         if sign > 0:
             low += 2.0 * lo - 1.0

@@ -1,5 +1,6 @@
-"""What the round engines share (private): sifting lookups, statistics from histograms, the
-depolarising mixture, setting distributions and provenance.
+"""What the round engines share (private): argument checks done before any circuit runs, the
+memory check of per-round arrays, sifting lookups, statistics from histograms, the summary
+every result carries, the depolarised input and setting distributions.
 
 Every engine ends the same way: a histogram of (setting, outcome) pairs is reduced through
 boolean lookup tables (:class:`SiftingLookup`: sifted, error, basis, heralded) into per-basis
@@ -10,17 +11,156 @@ the interval widened when the outcome table itself was estimated from shots.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from qkdcircuits._validation import SeedLike, int_seed
-from qkdcircuits.analysis.statistics import QBEREstimate, estimate_qber
+from qkdcircuits._validation import (
+    SeedLike,
+    as_generator,
+    check_choice,
+    check_confidence,
+    check_positive_int,
+    check_probability,
+)
+from qkdcircuits.analysis.statistics import INTERVAL_METHODS, QBEREstimate, estimate_qber
 from qkdcircuits.circuits.bb84 import BASES
 from qkdcircuits.circuits.mdi import bob_flip, heralded_outcomes
-from qkdcircuits.engine._sampling import bit_distribution, product_distribution
-from qkdcircuits.execution import describe_target
+from qkdcircuits.engine._sampling import bit_distribution, mix, product_distribution
+from qkdcircuits.execution import ExecutionTarget
+from qkdcircuits.noise import ArmNoise
+
+
+@dataclass(frozen=True)
+class RunSetup:
+    """Arguments of a round simulation, validated before any circuit runs.
+
+    ``rng`` is the Generator built once from ``seed``; ``circuit_seed`` the integer seed for
+    transpilation and shots (see :meth:`qkdcircuits.execution.ExecutionTarget.circuit_seed`).
+    """
+
+    rounds: int
+    rng: np.random.Generator
+    seed: SeedLike
+    circuit_seed: int | None
+    target: ExecutionTarget
+    z_basis_prob: float
+    confidence: float
+    interval: str
+
+    def provenance(self) -> dict[str, Any]:
+        """Seed, source and shots for result metadata."""
+        return self.target.provenance(self.seed)
+
+
+def prepare_run(
+    *,
+    rounds: int,
+    seed: SeedLike,
+    backend: Any,
+    sampler: Any,
+    shots: int | None,
+    noise_model: Any,
+    z_basis_prob: float = 0.5,
+    confidence: float = 0.95,
+    interval: str = "wilson",
+    bytes_per_round: int = 0,
+    counts_path: str | None = None,
+) -> RunSetup:
+    """Check every argument under the caller's parameter names, then build the Generator.
+
+    Nothing runs before this returns, so a bad backend, a probability out of range or more
+    rounds than memory holds fail at once. ``bytes_per_round`` is what the result keeps per
+    round (checked by :func:`check_round_memory`, which names ``counts_path``).
+    """
+    rounds = check_positive_int(rounds, "rounds")
+    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
+    z_basis_prob = check_probability(z_basis_prob, "z_basis_prob")
+    confidence = check_confidence(confidence)
+    check_choice(interval, "interval", INTERVAL_METHODS)
+    if bytes_per_round:
+        check_round_memory(rounds, bytes_per_round, counts_path)
+    rng = as_generator(seed)
+    return RunSetup(
+        rounds=rounds,
+        rng=rng,
+        seed=seed,
+        circuit_seed=target.circuit_seed(seed, rng),
+        target=target,
+        z_basis_prob=z_basis_prob,
+        confidence=confidence,
+        interval=interval,
+    )
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the operating system can give this process now (``MemAvailable``), if known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def check_round_memory(
+    rounds: int, bytes_per_round: int, counts_path: str | None, available: int | None = None
+) -> None:
+    """Refuse, before any work, a run whose per-round arrays cannot fit in memory.
+
+    Raises
+    ------
+    ValueError
+        Naming ``rounds``, the memory the arrays need and what is available, and the
+        counts-only path that needs none.
+    """
+    needed = rounds * bytes_per_round
+    available = available_memory_bytes() if available is None else available
+    if available is None or needed <= available:
+        return
+    hint = (
+        f"; {counts_path} samples the same statistics without per-round arrays, in bounded "
+        "memory (command line: --counts-only)"
+        if counts_path
+        else "; run fewer rounds per call and combine the counts"
+    )
+    raise ValueError(
+        f"rounds={rounds} needs {needed / 2**30:.3g} GiB for its per-round arrays "
+        f"({bytes_per_round} bytes a round), more than the {available / 2**30:.3g} GiB "
+        f"available{hint}"
+    )
+
+
+def mdi_metadata(
+    variant: str, alice: ArmNoise, bob: ArmNoise, z_basis_prob: float, provenance: dict[str, Any]
+) -> dict[str, Any]:
+    """Metadata of an MDI-QKD result (shared with the counts-only path and the relay attack)."""
+    return {
+        "protocol": "mdi",
+        "variant": variant,
+        "z_basis_prob": z_basis_prob,
+        "noise": {"alice": alice.to_dict(), "bob": bob.to_dict()},
+        **provenance,
+    }
+
+
+def bb84_metadata(
+    noise: ArmNoise, z_basis_prob: float, provenance: dict[str, Any]
+) -> dict[str, Any]:
+    """Metadata of a BB84 result (shared with the counts-only path and intercept-resend)."""
+    return {
+        "protocol": "bb84",
+        "z_basis_prob": z_basis_prob,
+        "noise": noise.to_dict(),
+        **provenance,
+    }
 
 
 def depolarize_input(table: np.ndarray, prob: float, axis: int) -> np.ndarray:
@@ -33,8 +173,7 @@ def depolarize_input(table: np.ndarray, prob: float, axis: int) -> np.ndarray:
     if prob == 0.0:
         return table
     mixed = np.take(table, 0, axis=axis).mean(axis=axis, keepdims=True)
-    mixed = np.expand_dims(mixed, axis)
-    return (1.0 - prob) * table + prob * mixed
+    return mix(table, np.expand_dims(mixed, axis), prob)
 
 
 @dataclass(frozen=True)
@@ -79,28 +218,23 @@ def bb84_lookup() -> SiftingLookup:
 
 
 def rounds_statistics(
-    histogram: np.ndarray,
-    lookup: SiftingLookup,
-    confidence: float,
-    method: str,
-    *,
-    table: np.ndarray | None = None,
-    shots: int | None = None,
+    histogram: np.ndarray, lookup: SiftingLookup, run: RunSetup, *, table: np.ndarray
 ) -> tuple[QBEREstimate, QBEREstimate, int]:
     """Per-basis QBER estimates and the heralded count from a (setting, outcome) histogram.
 
-    When the outcome ``table`` was estimated from ``shots`` shots per setting, each basis's
-    interval accounts for the shots behind its sifted entries (see
-    :func:`qkdcircuits.analysis.statistics.estimate_qber`).
+    The intervals have ``run``'s confidence and method. When the outcome ``table`` was estimated
+    from shots (``run.target.table_shots``), each basis's interval accounts for the shots behind
+    its sifted entries (see :func:`qkdcircuits.analysis.statistics.estimate_qber`).
     """
+    confidence, method, shots = run.confidence, run.interval, run.target.table_shots
     estimates = []
-    flat = None if table is None else np.asarray(table, dtype=float).reshape(lookup.sifted.shape)
+    flat = np.asarray(table, dtype=float).reshape(lookup.sifted.shape)
     for code, basis in enumerate(BASES):
         in_basis = lookup.sifted & (lookup.basis == code)
         sifted = int(histogram[in_basis].sum())
         errors = int(histogram[in_basis & lookup.error].sum())
         table_samples = None
-        if shots is not None and flat is not None:
+        if shots is not None:
             table_samples = shots * float(flat[in_basis].sum()) or None
         estimates.append(
             estimate_qber(
@@ -113,14 +247,6 @@ def rounds_statistics(
             )
         )
     return estimates[0], estimates[1], int(histogram[lookup.heralded].sum())
-
-
-def provenance(seed: SeedLike, backend: Any, sampler: Any, shots: int | None) -> dict[str, Any]:
-    return {
-        "seed": int_seed(seed),
-        "source": describe_target(backend, sampler, shots),
-        "shots": shots,
-    }
 
 
 def setting_probs(z_basis_prob: float, pattern: str) -> np.ndarray | None:
@@ -145,3 +271,84 @@ def exact_basis_qber(table: np.ndarray, lookup: SiftingLookup) -> dict[str, floa
             float(table[in_basis & lookup.error].sum() / sifted) if sifted else float("nan")
         )
     return out
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class RoundSummary:
+    """Sifting statistics that every MDI-QKD / BB84 result carries (per-round or counts-only).
+
+    Attributes
+    ----------
+    rounds : int
+        Number of protocol rounds.
+    z, x : QBEREstimate
+        QBER with its confidence interval in the Z (key) and X (test) bases.
+    heralded : int
+        Rounds the measurement station announced as successful.
+    metadata : dict
+        Protocol, noise and provenance (seed, where the circuits ran, shots).
+    """
+
+    rounds: int
+    z: QBEREstimate
+    x: QBEREstimate
+    heralded: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def qber_z(self) -> float:
+        """QBER of the sifted Z-basis (key) rounds."""
+        return self.z.qber
+
+    @property
+    def qber_x(self) -> float:
+        """QBER of the sifted X-basis (test) rounds."""
+        return self.x.qber
+
+    @property
+    def sifted_z(self) -> int:
+        """Number of sifted Z-basis rounds (the raw key length)."""
+        return self.z.sifted
+
+    @property
+    def sifted_x(self) -> int:
+        """Number of sifted X-basis rounds."""
+        return self.x.sifted
+
+    @property
+    def heralding_rate(self) -> float:
+        """Fraction of rounds the measurement station announced as successful."""
+        return self.heralded / self.rounds
+
+    def qber(self, basis: str) -> QBEREstimate:
+        """The :class:`~qkdcircuits.analysis.statistics.QBEREstimate` of ``basis`` ("Z" or "X").
+
+        Raises
+        ------
+        ValueError
+            If ``basis`` is neither.
+        """
+        if basis == "Z":
+            return self.z
+        if basis == "X":
+            return self.x
+        raise ValueError(f"basis={basis!r} must be 'Z' or 'X'")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no per-round arrays)."""
+        return {
+            "protocol": self.metadata.get("protocol"),
+            "rounds": self.rounds,
+            "heralded": self.heralded,
+            "heralding_rate": self.heralding_rate,
+            "sifted_z": self.z.sifted,
+            "sifted_x": self.x.sifted,
+            "errors_z": self.z.errors,
+            "errors_x": self.x.errors,
+            "qber_z": self.z.to_dict()["qber"],
+            "qber_x": self.x.to_dict()["qber"],
+            "qber_z_ci": [self.z.low, self.z.high],
+            "qber_x_ci": [self.x.low, self.x.high],
+            "confidence": self.z.confidence,
+            **{k: v for k, v in self.metadata.items() if k != "protocol"},
+        }

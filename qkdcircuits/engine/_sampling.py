@@ -19,18 +19,39 @@ measurement, and a maximally mixed qubit gives a fair coin in any basis, so with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from qkdcircuits._validation import check_positive_int
 from qkdcircuits.execution import OutcomeDistribution
+from qkdcircuits.noise import ArmNoise
 
 __all__ = [
+    "COUNT_BLOCK_ROUNDS",
     "bit_distribution",
+    "check_chunk_rounds",
     "depolarize_bit",
+    "depolarize_parties",
     "draw_shots",
+    "mix",
     "product_distribution",
     "randomize_bit",
+    "sample_counts",
     "sample_table",
 ]
+
+
+def mix(table: np.ndarray, other: np.ndarray, prob: float) -> np.ndarray:
+    """The mixture ``(1 - prob) table + prob other`` of two (arrays of) distributions.
+
+    The one place where a channel or an attack that acts with probability ``prob`` is mixed
+    into outcome tables: depolarisation (``other`` the maximally mixed input, or a fair-coin
+    bit) and attacks on a random fraction of rounds (``other`` the attacked table).
+    """
+    if prob == 0.0:
+        return table
+    return (1.0 - prob) * np.asarray(table, dtype=float) + prob * np.asarray(other, dtype=float)
 
 
 def depolarize_bit(probabilities: np.ndarray, bit: int, prob: float) -> np.ndarray:
@@ -42,10 +63,15 @@ def depolarize_bit(probabilities: np.ndarray, bit: int, prob: float) -> np.ndarr
     if prob == 0.0:
         return probabilities
     probabilities = np.asarray(probabilities, dtype=float)
-    size = probabilities.shape[-1]
-    partner = np.arange(size) ^ (1 << bit)
-    averaged = 0.5 * (probabilities + probabilities[..., partner])
-    return (1.0 - prob) * probabilities + prob * averaged
+    partner = np.arange(probabilities.shape[-1]) ^ (1 << bit)
+    return mix(probabilities, 0.5 * (probabilities + probabilities[..., partner]), prob)
+
+
+def depolarize_parties(probabilities: np.ndarray, arms: Sequence[ArmNoise]) -> np.ndarray:
+    """Depolarise outcome bit ``i`` with ``arms[i].depolarizing_prob`` for every party ``i``."""
+    for bit, arm in enumerate(arms):
+        probabilities = depolarize_bit(probabilities, bit, arm.depolarizing_prob)
+    return probabilities
 
 
 def randomize_bit(
@@ -205,6 +231,119 @@ def _sample_joint_cdf(
             settings[start:stop] = joint // n_outcomes
             outcomes[start:stop] = joint % n_outcomes
     return settings, outcomes, histogram.reshape(n_settings, n_outcomes)
+
+
+COUNT_BLOCK_ROUNDS = 1 << 20
+"""Rounds per block of the counts-only stream (:func:`sample_counts`)."""
+
+_BLOCKS_PER_DRAW = 1 << 12
+_MAX_CHUNKS = 1 << 20
+
+
+def check_chunk_rounds(chunk_rounds: int | None, rounds: int) -> int | None:
+    """Return ``chunk_rounds`` after checking it splits ``rounds`` into blocks and few chunks.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``chunk_rounds`` is not a positive multiple of :data:`COUNT_BLOCK_ROUNDS`, or would
+        make more than ``2**20`` chunks.
+    """
+    if chunk_rounds is None:
+        return None
+    chunk_rounds = check_positive_int(chunk_rounds, "chunk_rounds")
+    if chunk_rounds % COUNT_BLOCK_ROUNDS:
+        raise ValueError(
+            f"chunk_rounds={chunk_rounds!r} must be a multiple of {COUNT_BLOCK_ROUNDS} "
+            "(2**20 rounds, the block of the counts stream)"
+        )
+    n_chunks = -(-rounds // chunk_rounds)
+    if n_chunks > _MAX_CHUNKS:
+        raise ValueError(
+            f"chunk_rounds={chunk_rounds!r} makes {n_chunks} chunks of {rounds} rounds; at most "
+            f"{_MAX_CHUNKS} are kept (use larger chunks)"
+        )
+    return chunk_rounds
+
+
+def sample_counts(
+    rng: np.random.Generator,
+    rounds: int,
+    table: np.ndarray,
+    setting_probs: np.ndarray | None = None,
+    *,
+    chunk_rounds: int | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Histogram of ``rounds`` (setting, outcome) pairs without any per-round array.
+
+    The rounds are split into consecutive blocks of :data:`COUNT_BLOCK_ROUNDS` (the last one
+    shorter); block ``k``'s histogram is drawn from ``rng``, in block order, as a multinomial
+    over the cells ``P(s, o) = P(s) table[s, o]``. Rounds are i.i.d., so a block's histogram is
+    exactly ``Multinomial(block size, P)`` and the sum of independent blocks is exactly
+    ``Multinomial(rounds, P)``. Memory is ``O(cells)``, time ``O(rounds / 2**20)``.
+
+    The random stream is a function of the blocks only: ``chunk_rounds`` groups whole blocks
+    into chunks and returns each chunk's histogram as well, and grouping never changes the
+    draws (numpy's ``multinomial(n, p, size=k)`` consumes the stream as ``k`` successive
+    draws), so the total is the same for every chunk size.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of randomness.
+    rounds : int
+        Number of rounds.
+    table : numpy.ndarray
+        Shape ``(n_settings, n_outcomes)``; each row a probability distribution.
+    setting_probs : numpy.ndarray, optional
+        Probability of each setting; uniform when omitted.
+    chunk_rounds : int, optional
+        Rounds per chunk, a multiple of :data:`COUNT_BLOCK_ROUNDS`; the last chunk holds what
+        is left. Without it no per-chunk histograms are kept.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray or None)
+        The histogram, shape ``(n_settings, n_outcomes)``, and the per-chunk histograms, shape
+        ``(n_chunks, n_settings, n_outcomes)`` (``None`` without ``chunk_rounds``).
+
+    Raises
+    ------
+    ValueError
+        If ``chunk_rounds`` is not a positive multiple of :data:`COUNT_BLOCK_ROUNDS`, or would
+        make more than ``2**20`` chunks.
+    """
+    table = np.clip(np.asarray(table, dtype=float), 0.0, None)
+    n_settings, n_outcomes = table.shape
+    weights = (
+        np.full(n_settings, 1.0 / n_settings)
+        if setting_probs is None
+        else np.asarray(setting_probs, dtype=float)
+    )
+    cells = (weights[:, None] * table / table.sum(axis=1, keepdims=True)).ravel()
+    cells /= cells.sum()
+    full_blocks, rest = divmod(rounds, COUNT_BLOCK_ROUNDS)
+    chunk_rounds = check_chunk_rounds(chunk_rounds, rounds)
+    if chunk_rounds is None:
+        blocks_per_chunk = max(full_blocks, 1)
+    else:
+        blocks_per_chunk = chunk_rounds // COUNT_BLOCK_ROUNDS
+    whole, left = divmod(full_blocks, blocks_per_chunk)
+    blocks_in_chunk = [blocks_per_chunk] * whole + ([left] if left else [])
+    if rest and not left:
+        blocks_in_chunk.append(0)  # the short last block starts a chunk of its own
+    chunks = []
+    for index, blocks in enumerate(blocks_in_chunk):
+        chunk = np.zeros(cells.size, dtype=np.int64)
+        for start in range(0, blocks, _BLOCKS_PER_DRAW):
+            size = min(_BLOCKS_PER_DRAW, blocks - start)
+            chunk += rng.multinomial(COUNT_BLOCK_ROUNDS, cells, size=size).sum(axis=0)
+        if rest and index == len(blocks_in_chunk) - 1:
+            chunk += rng.multinomial(rest, cells)
+        chunks.append(chunk)
+    per_chunk = np.stack(chunks).reshape(-1, n_settings, n_outcomes)
+    total = per_chunk.sum(axis=0)
+    return total, (per_chunk if chunk_rounds is not None else None)
 
 
 def draw_shots(

@@ -12,18 +12,14 @@ from qiskit import QuantumCircuit
 from qkdcircuits._validation import (
     SeedLike,
     as_generator,
+    check_confidence,
     check_positive_int,
     check_real,
-    derive_int_seed,
 )
-from qkdcircuits.analysis.verification import (
-    VerificationResult,
-    check_confidence,
-    fidelity_bound_from_counts,
-)
+from qkdcircuits.analysis.verification import VerificationResult, fidelity_bound_from_counts
 from qkdcircuits.circuits.measurement import pauli_measurement_circuit
-from qkdcircuits.engine._sampling import depolarize_bit, draw_shots, randomize_bit
-from qkdcircuits.execution import describe_target, outcome_distributions
+from qkdcircuits.engine._sampling import depolarize_parties, draw_shots, randomize_bit
+from qkdcircuits.execution import ExecutionTarget
 from qkdcircuits.noise import ArmNoise, noise_per_party
 
 
@@ -44,11 +40,8 @@ def run_settings(
     *,
     shots: int,
     rng: np.random.Generator,
-    backend: Any,
-    sampler: Any,
-    noise_model: Any,
+    target: ExecutionTarget,
     seed: int | None,
-    optimization_level: int,
 ) -> tuple[list[int], list[int], list[float] | None]:
     """Run ``circuits[k][j]`` (state component ``k``, setting ``j``) once and tally accepts.
 
@@ -57,49 +50,38 @@ def run_settings(
     each measured qubit is depolarised per shot. Returns accepted counts, shots and, when every
     distribution is exact, the exact accept probabilities.
     """
-    n_components, n_settings = len(circuits), len(circuits[0])
+    n_settings = len(circuits[0])
     flat = [circuit for row in circuits for circuit in row]
-    backend_shots = None if backend is None and sampler is None else shots
-    dists = outcome_distributions(
-        flat,
-        backend=backend,
-        sampler=sampler,
-        shots=backend_shots,
-        noise_model=noise_model,
-        seed=seed,
-        optimization_level=optimization_level,
-    )
+    dists = target.run(flat, seed=seed)
     weights = np.asarray(weights, dtype=float)
     exact = all(d.exact for d in dists)
     accepted, taken, exact_probs = [], [], []
     for j in range(n_settings):
+        components = dists[j::n_settings]
         split = rng.multinomial(shots, weights)
         outcomes = np.concatenate(
-            [draw_shots(dists[k * n_settings + j], int(split[k]), rng) for k in range(n_components)]
+            [draw_shots(dist, int(size), rng) for dist, size in zip(components, split, strict=True)]
         )
         for bit, arm in enumerate(arms):
             outcomes = randomize_bit(outcomes, bit, arm.depolarizing_prob, rng)
         accepted.append(int(accept_luts[j][outcomes].sum()))
         taken.append(int(outcomes.size))
         if exact:
-            probs = sum(w * dists[k * n_settings + j].probabilities for k, w in enumerate(weights))
-            for bit, arm in enumerate(arms):
-                probs = depolarize_bit(probs, bit, arm.depolarizing_prob)
-            exact_probs.append(float(probs[accept_luts[j]].sum()))
+            probs = sum(w * dist.probabilities for w, dist in zip(weights, components, strict=True))
+            exact_probs.append(float(depolarize_parties(probs, arms)[accept_luts[j]].sum()))
     return accepted, taken, (exact_probs if exact else None)
 
 
 @dataclass(frozen=True)
 class RunOptions:
+    """The validated arguments of a verification run (see :func:`run_options`)."""
+
     shots: int
     confidence: float
     threshold: float
     rng: np.random.Generator
     seed: int | None
-    backend: Any
-    sampler: Any
-    noise_model: Any
-    optimization_level: int
+    target: ExecutionTarget
 
     def run(
         self,
@@ -108,6 +90,7 @@ class RunOptions:
         luts: Sequence[np.ndarray],
         arms: Sequence[ArmNoise],
     ) -> tuple[list[int], list[int], list[float] | None]:
+        """:func:`run_settings` with these options."""
         return run_settings(
             circuits,
             weights,
@@ -115,21 +98,16 @@ class RunOptions:
             arms,
             shots=self.shots,
             rng=self.rng,
-            backend=self.backend,
-            sampler=self.sampler,
-            noise_model=self.noise_model,
+            target=self.target,
             seed=self.seed,
-            optimization_level=self.optimization_level,
         )
 
     def provenance(self, arms: Sequence[ArmNoise]) -> dict[str, Any]:
+        """Noise per arm, seed and source, for result metadata."""
         return {
-            "noise": [
-                {"depolarizing_prob": a.depolarizing_prob, "misalignment_rad": a.misalignment_rad}
-                for a in arms
-            ],
+            "noise": [arm.to_dict() for arm in arms],
             "seed": self.seed,
-            "source": describe_target(self.backend, self.sampler, self.shots),
+            "source": self.target.description,
         }
 
 
@@ -143,18 +121,30 @@ def run_options(
     noise_model: Any,
     optimization_level: int,
 ) -> RunOptions:
-    rng = as_generator(seed)
-    return RunOptions(
-        shots=check_positive_int(shots, "shots"),
-        confidence=check_confidence(confidence),
-        threshold=check_real(threshold, "threshold"),
-        rng=rng,
-        # a Generator seed still fixes transpilation and simulator shots
-        seed=derive_int_seed(seed, rng),
+    """Check the arguments of a ``verify_*`` function before any circuit runs.
+
+    The target samples ``shots`` per circuit when it is a backend or sampler; on the exact
+    path the shots are drawn from the exact distributions. A Generator seed still fixes
+    transpilation and simulator shots (an integer seed is drawn from it).
+    """
+    shots = check_positive_int(shots, "shots")
+    target = ExecutionTarget(
         backend=backend,
         sampler=sampler,
+        shots=None if backend is None and sampler is None else shots,
         noise_model=noise_model,
         optimization_level=optimization_level,
+    )
+    confidence = check_confidence(confidence)
+    threshold = check_real(threshold, "threshold")
+    rng = as_generator(seed)
+    return RunOptions(
+        shots=shots,
+        confidence=confidence,
+        threshold=threshold,
+        rng=rng,
+        seed=target.circuit_seed(seed, rng),
+        target=target,
     )
 
 
@@ -177,7 +167,7 @@ def verify_fidelity(
 ) -> VerificationResult:
     width = len(bases[0])
     arms = noise_per_party(noise, width)
-    misaligned = [ArmNoise(misalignment_rad=a.misalignment_rad) for a in arms]
+    misaligned = [arm.rotation_only for arm in arms]
     circuits = [
         [
             pauli_measurement_circuit(state, b, noise=misaligned, explicit_channels=False)

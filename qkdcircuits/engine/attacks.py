@@ -1,49 +1,13 @@
-"""Adversaries at circuit level, and the statistics that detect them.
+"""Round engines with an adversary active on a random fraction of the rounds.
 
-Three attacks, each built into circuits that run once per setting like the honest protocol,
-with the attacked fraction of rounds mixed in exactly by sampling a per-round "attacked" flag:
-
-**Intercept-resend on BB84** (:func:`simulate_intercept_resend`). On a fraction ``p`` of the
-rounds Eve measures the photon in a random basis (Z or X) and resends the state she found. Her
-measurement is a deferred measurement: in her basis she copies the photon's value onto an
-ancilla with a CNOT, which leaves the photon dephased in her basis, exactly a
-measure-and-resend, and the ancilla read at the end is her bit. In a sifted round her basis is
-wrong with probability 1/2, and then Bob's bit is a fair coin; with channel flip probability
-``eps`` (after Eve) the QBER is
-
-``Q = (1 - p) eps + p [ (1/2) eps + (1/2)(1/2) ] = eps + p (1 - 2 eps) / 4``,
-
-``p/4`` on a noiseless line (25 % for a full attack; C. H. Bennett, G. Brassard, Proc. IEEE
-ICCSSP (1984); N. Gisin, G. Ribordy, W. Tittel, H. Zbinden, Rev. Mod. Phys. 74, 145 (2002)).
-Eve's bit agrees with Alice's sifted bit with probability 3/4 on attacked rounds.
-
-**Dishonest relay in MDI-QKD** (:func:`simulate_dishonest_relay`). On a fraction ``f`` of the
-rounds Charlie does not perform a Bell-state measurement but announces a false outcome:
-
-* ``"z-measure"``: he measures both photons in Z (deferred, onto his ancillas, so he learns both
-  bits) and then runs the BSM on the dephased photons: the announced parity matches the Z bits
-  (the Z-basis key is correct and known to him) while the phase bit is a fair coin. The X-basis
-  test rounds then err with probability 1/2:
-  ``Q_Z = Q_Z,honest``, ``Q_X = (1 - f) Q_X,honest + f/2``;
-* ``"random"``: he announces a uniformly random outcome from two coins of his own:
-  ``Q_Z = (1-f) Q_Z,honest + f/2``, likewise for X.
-
-Both keep the honest heralding rate (1 for the gate BSM, 1/2 for linear optics), so the mixture
-weights are ``1 - f`` and ``f`` in every basis. MDI-QKD's security rests on exactly this: any
-relay behaviour is caught by the X-basis error rate (H.-K. Lo, M. Curty, B. Qi, PRL 108, 130503
-(2012)).
-
-**Corrupted GHZ source** (:func:`simulate_corrupted_source`, :func:`verify_corrupted_source`).
-On a fraction ``f`` of the rounds the source emits
-
-* ``"eve-ancilla"``: an (n+1)-qubit GHZ state whose last qubit Eve keeps; the parties' state is
-  the dephased mixture ``(|0..0><0..0| + |1..1><1..1|)/2``, their X/Y correlations vanish
-  (HBB QBER 1/2 on those rounds) while all-Z correlations stay perfect;
-* ``"phase-flip"``: ``(|0..0> - |1..1>)/sqrt(2)``: every kept parity is flipped (QBER 1).
-
-With depolarising arms of HBB QBER ``e``: ``Q = (1 - f) e + f/2`` and ``(1 - f) e + f (1 - e)``.
-The GHZ verification bound (:mod:`qkdcircuits.verification`) drops to ``1 - f/2`` and ``1 - f``
-respectively on noiseless arms (``p_Z`` stays 1, ``p_X`` becomes 1/2 or 0 on those rounds).
+Each attack's setting circuits (:mod:`qkdcircuits.circuits.attacks`: intercept-resend on BB84,
+a dishonest MDI relay, a corrupted GHZ source) run once next to the honest ones; the rounds are
+then sampled with a per-round "attacked" flag drawn with probability ``attack_prob``, so the
+attacked fraction is mixed in exactly. The honest parties see an ordinary
+:class:`~qkdcircuits.engine.rounds.BB84Rounds`, :class:`~qkdcircuits.engine.rounds.MDIRounds`
+or :class:`~qkdcircuits.engine.hbb.HBBRounds`; :class:`AttackRounds` adds the flag, the
+adversary's record and the exact QBER of the mixed table. The closed-form QBERs the simulations
+are tested against, with their references, are in :mod:`qkdcircuits.analysis.attacks`.
 
 Detection: :meth:`AttackRounds.detected` flags an attack when the lower end of the QBER's
 confidence interval exceeds the QBER the honest link is known to have.
@@ -60,13 +24,9 @@ import numpy as np
 from qkdcircuits._validation import (
     BASES,
     SeedLike,
-    as_generator,
     check_basis,
     check_choice,
-    check_positive_int,
     check_probability,
-    derive_int_seed,
-    int_seed,
 )
 from qkdcircuits.analysis.attacks import RELAY_STRATEGIES, SOURCE_CORRUPTIONS
 from qkdcircuits.analysis.sharing import check_parties, hbb_qber_from_table
@@ -77,29 +37,40 @@ from qkdcircuits.circuits.attacks import (
     dishonest_relay_circuit,
     intercept_resend_circuit,
 )
-from qkdcircuits.circuits.bb84 import bb84_circuit
 from qkdcircuits.circuits.ghz import ghz_state, setting_bases
-from qkdcircuits.circuits.mdi import check_variant, mdi_bsm_circuit
+from qkdcircuits.circuits.mdi import check_variant
 from qkdcircuits.circuits.measurement import pauli_measurement_circuit
 from qkdcircuits.engine._common import (
     bb84_lookup,
+    bb84_metadata,
     depolarize_input,
     exact_basis_qber,
     mdi_lookup,
-    provenance,
+    mdi_metadata,
+    prepare_run,
     rounds_statistics,
 )
 from qkdcircuits.engine._sampling import (
     bit_distribution,
     depolarize_bit,
+    depolarize_parties,
+    mix,
     product_distribution,
     sample_table,
 )
 from qkdcircuits.engine._shots import ghz_settings, run_options, verify_fidelity
+from qkdcircuits.engine._tables import (
+    BB84_SETTINGS,
+    MDI_SETTINGS,
+    bb84_circuits,
+    mdi_circuits,
+    run_groups,
+    run_rows,
+)
 from qkdcircuits.engine.hbb import HBBRounds, hbb_rounds
 from qkdcircuits.engine.rounds import BB84Rounds, MDIRounds
-from qkdcircuits.execution import outcome_distributions, table_shots
-from qkdcircuits.noise import NOISELESS, ArmNoise, noise_per_party
+from qkdcircuits.execution import ExecutionTarget
+from qkdcircuits.noise import NOISELESS, ArmNoise, check_arm, noise_per_party, split_arm_noise
 
 __all__ = [
     "AttackRounds",
@@ -108,6 +79,10 @@ __all__ = [
     "simulate_intercept_resend",
     "verify_corrupted_source",
 ]
+
+
+BYTES_PER_ROUND = 6
+"""Peak bytes per round of the attack simulators (joint sample plus the honest view)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,6 +108,12 @@ class AttackRounds:
         Per round, Eve's measurement basis (0 = Z, 1 = X) for intercept-resend.
     metadata : dict
         Attack parameters and provenance.
+
+    Examples
+    --------
+    >>> out = simulate_intercept_resend(rounds=100_000, attack_prob=1.0, seed=5)
+    >>> round(out.adversary_agreement("Z"), 2), out.expected_qber["Z"]
+    (0.75, 0.25)
     """
 
     attack: str
@@ -155,7 +136,18 @@ class AttackRounds:
         return self.result.rounds
 
     def qber(self, basis: str | None = None) -> QBEREstimate:
-        """QBER estimate with interval: per basis for BB84/MDI, the only one for HBB."""
+        """QBER estimate with interval: per basis for BB84/MDI, the only one for HBB.
+
+        Parameters
+        ----------
+        basis : {"Z", "X", "XY"} or None
+            ``None`` means the test basis X for BB84/MDI and the HBB QBER ("XY").
+
+        Raises
+        ------
+        ValueError
+            For a basis the protocol does not have.
+        """
         if isinstance(self.result, HBBRounds):
             if basis not in (None, "XY"):
                 raise ValueError(f"basis={basis!r}: HBB rounds have one QBER (basis 'XY')")
@@ -165,8 +157,18 @@ class AttackRounds:
     def detected(self, tolerated_qber: float, basis: str | None = None) -> bool:
         """True when the QBER interval lies entirely above ``tolerated_qber``.
 
-        ``tolerated_qber`` is the error rate the honest link is known to produce (from
-        calibration or the closed forms); ``basis`` defaults to X (the test basis) for BB84/MDI.
+        Parameters
+        ----------
+        tolerated_qber : float
+            The error rate the honest link is known to produce (from calibration or the closed
+            forms of :mod:`qkdcircuits.analysis.attacks`).
+        basis : {"Z", "X", "XY"} or None
+            As in :meth:`qber` (X, the test basis, for BB84/MDI by default).
+
+        Raises
+        ------
+        ValueError
+            If ``tolerated_qber`` is not a probability or ``basis`` is unknown.
         """
         tolerated_qber = check_probability(tolerated_qber, "tolerated_qber")
         return bool(self.qber(basis).low > tolerated_qber)
@@ -175,6 +177,11 @@ class AttackRounds:
         """Fraction of attacked sifted rounds in ``basis`` where the adversary has Alice's bit.
 
         Defined for BB84 (intercept-resend) and MDI (z-measure relay); ``nan`` if none.
+
+        Raises
+        ------
+        ValueError
+            If the adversary records no bits, or ``basis`` is not "Z" or "X".
         """
         if self.adversary_bits is None or isinstance(self.result, HBBRounds):
             raise ValueError(f"the {self.attack!r} adversary records no bits of Alice's")
@@ -197,52 +204,25 @@ class AttackRounds:
         }
 
 
-def _intercept_table(
-    noise: ArmNoise,
-    *,
-    backend: Any,
-    sampler: Any,
-    shots: int | None,
-    noise_model: Any,
-    seed: int | None,
-) -> np.ndarray:
+def _intercept_table(noise: ArmNoise, target: ExecutionTarget, seed: int | None) -> np.ndarray:
     """Rows ``attacked<<4 | eve_basis<<3 | alice_basis<<2 | alice_bit<<1 | bob_basis``; columns
     ``bob_bit | eve_bit<<1``."""
-    arm = ArmNoise(misalignment_rad=noise.misalignment_rad)
-    honest = [
-        bb84_circuit(
-            alice_basis=ab, alice_bit=ax, bob_basis=bb, channel=arm, explicit_channels=False
-        )
-        for ab in BASES
-        for ax in (0, 1)
-        for bb in BASES
-    ]
     attacked = [
         intercept_resend_circuit(
             alice_basis=ab,
             alice_bit=ax,
             eve_basis=eb,
             bob_basis=bb,
-            channel=arm,
+            channel=noise.rotation_only,
             explicit_channels=False,
         )
         for eb in BASES
-        for ab in BASES
-        for ax in (0, 1)
-        for bb in BASES
+        for ab, ax, bb in BB84_SETTINGS
     ]
-    dists = outcome_distributions(
-        honest + attacked,
-        backend=backend,
-        sampler=sampler,
-        shots=shots,
-        noise_model=noise_model,
-        seed=seed,
-    )
+    honest, intercepted = run_groups([bb84_circuits(noise), attacked], target, seed)
     table = np.zeros((32, 4))
-    honest_probs = np.stack([d.probabilities for d in dists[:8]])
-    table[:16, :2] = np.concatenate([honest_probs, honest_probs])  # Eve's basis is irrelevant
-    table[16:] = np.stack([d.probabilities for d in dists[8:]])
+    table[:16, :2] = np.concatenate([honest, honest])  # Eve's basis is irrelevant
+    table[16:] = intercepted
     # Depolarisation acts on the photon after Eve and before Bob's local measurement.
     return depolarize_bit(table, 0, noise.depolarizing_prob)
 
@@ -250,7 +230,7 @@ def _intercept_table(
 def simulate_intercept_resend(
     *,
     rounds: int,
-    intercept_prob: float,
+    attack_prob: float,
     noise: ArmNoise = NOISELESS,
     z_basis_prob: float = 0.5,
     seed: SeedLike = None,
@@ -261,14 +241,18 @@ def simulate_intercept_resend(
     confidence: float = 0.95,
     interval: str = "wilson",
 ) -> AttackRounds:
-    """BB84 rounds with intercept-resend on a random fraction ``intercept_prob`` of them.
+    """BB84 rounds with intercept-resend on a random fraction ``attack_prob`` of them.
+
+    On an attacked round Eve measures the photon in a random basis (a deferred measurement onto
+    her ancilla) and resends what she found; the channel ``noise`` acts after her. The expected
+    QBER is :func:`qkdcircuits.analysis.attacks.intercept_resend_qber`.
 
     Parameters
     ----------
     rounds : int
         Number of rounds.
-    intercept_prob : float
-        Probability that Eve attacks a round.
+    attack_prob : float
+        Probability that Eve attacks a round, in [0, 1].
     noise : ArmNoise
         Channel between Eve and Bob.
     z_basis_prob : float
@@ -282,65 +266,53 @@ def simulate_intercept_resend(
         ``result`` is a :class:`~qkdcircuits.engine.rounds.BB84Rounds`; ``adversary_bits`` Eve's
         bits.
 
+    Raises
+    ------
+    TypeError, ValueError
+        For any invalid argument (named in the message), checked before any circuit runs.
+
     Examples
     --------
-    >>> out = simulate_intercept_resend(rounds=200_000, intercept_prob=0.4, seed=1)
+    >>> out = simulate_intercept_resend(rounds=200_000, attack_prob=0.4, seed=1)
     >>> out.expected_qber["X"], out.detected(0.0)
     (0.1, True)
     """
-    rounds = check_positive_int(rounds, "rounds")
-    p = check_probability(intercept_prob, "intercept_prob")
-    z_basis_prob = check_probability(z_basis_prob, "z_basis_prob")
-    if not isinstance(noise, ArmNoise):
-        raise TypeError(f"noise={noise!r} must be an ArmNoise")
-    rng = as_generator(seed)
-    used_shots = table_shots(backend, sampler, shots)
-    circuit_seed = int_seed(seed) if used_shots is None else derive_int_seed(seed, rng)
-    table = _intercept_table(
-        noise,
+    p = check_probability(attack_prob, "attack_prob")
+    noise = check_arm(noise, "noise")
+    run = prepare_run(
+        rounds=rounds,
+        seed=seed,
         backend=backend,
         sampler=sampler,
         shots=shots,
         noise_model=noise_model,
-        seed=circuit_seed,
+        z_basis_prob=z_basis_prob,
+        confidence=confidence,
+        interval=interval,
+        bytes_per_round=BYTES_PER_ROUND,
     )
-    basis = bit_distribution(1.0 - z_basis_prob)  # P(code 0 = Z), P(code 1 = X)
+    table = _intercept_table(noise, run.target, run.circuit_seed)
+    basis = bit_distribution(1.0 - run.z_basis_prob)  # P(code 0 = Z), P(code 1 = X)
     coin = bit_distribution(0.5)
     probs = product_distribution(bit_distribution(p), coin, basis, coin, basis)
-    settings, outcomes, joint = sample_table(rng, rounds, table, probs)
+    settings, outcomes, joint = sample_table(run.rng, run.rounds, table, probs)
 
-    bb84_settings = (settings & 7).astype(np.uint8)
-    bob_bits = (outcomes & 1).astype(np.uint8)
     lookup = bb84_lookup()
     # Rows (attacked, eve_basis, setting); columns (eve_bit, bob_bit): keep setting and bob_bit.
     histogram = joint.reshape(2, 2, 8, 2, 2).sum(axis=(0, 1, 3))
     # Effective table seen by Alice and Bob: attack mixed in, Eve's basis and bit averaged out.
     bob_marginal = table[:, [0, 1]] + table[:, [2, 3]]
-    honest = bob_marginal[:8]
-    attacked = 0.5 * (bob_marginal[16:24] + bob_marginal[24:32])
-    effective = (1.0 - p) * honest + p * attacked
-    z, x, _ = rounds_statistics(
-        histogram, lookup, confidence, interval, table=effective, shots=used_shots
-    )
-    expected = exact_basis_qber(effective, lookup)
-    metadata = {
-        "protocol": "bb84",
-        "z_basis_prob": z_basis_prob,
-        "noise": {
-            "depolarizing_prob": noise.depolarizing_prob,
-            "misalignment_rad": noise.misalignment_rad,
-        },
-        **provenance(seed, backend, sampler, shots),
-    }
+    effective = mix(bob_marginal[:8], 0.5 * (bob_marginal[16:24] + bob_marginal[24:32]), p)
+    z, x, _ = rounds_statistics(histogram, lookup, run, table=effective)
     result = BB84Rounds(
-        rounds=rounds,
-        settings=bb84_settings,
-        outcomes=bob_bits,
+        rounds=run.rounds,
+        settings=(settings & 7).astype(np.uint8),
+        outcomes=(outcomes & 1).astype(np.uint8),
         table=effective.reshape(2, 2, 2, 2),
         z=z,
         x=x,
-        heralded=rounds,
-        metadata=metadata,
+        heralded=run.rounds,
+        metadata=bb84_metadata(noise, run.z_basis_prob, run.provenance()),
     )
     return AttackRounds(
         attack="intercept-resend",
@@ -348,7 +320,7 @@ def simulate_intercept_resend(
         result=result,
         attacked=(settings >> 4).astype(bool),
         adversary_bits=((outcomes >> 1) & 1).astype(np.uint8),
-        expected_qber=expected,
+        expected_qber=exact_basis_qber(effective, lookup),
         adversary_basis=((settings >> 3) & 1).astype(np.uint8),
         metadata={"noise_after_eve": True},
     )
@@ -357,7 +329,7 @@ def simulate_intercept_resend(
 def simulate_dishonest_relay(
     *,
     rounds: int,
-    cheat_prob: float,
+    attack_prob: float,
     strategy: str = "z-measure",
     variant: str = "gate",
     noise: ArmNoise | tuple[ArmNoise, ArmNoise] = NOISELESS,
@@ -370,10 +342,23 @@ def simulate_dishonest_relay(
     confidence: float = 0.95,
     interval: str = "wilson",
 ) -> AttackRounds:
-    """MDI-QKD rounds in which the relay cheats on a random fraction ``cheat_prob`` of them.
+    """MDI-QKD rounds in which the relay cheats on a random fraction ``attack_prob`` of them.
 
     The 16 honest and 16 dishonest setting circuits run once each; rounds are then sampled with
-    a per-round "cheated" flag.
+    a per-round "cheated" flag. The expected QBERs are
+    :func:`qkdcircuits.analysis.attacks.dishonest_relay_qber`.
+
+    Parameters
+    ----------
+    rounds : int
+        Number of rounds.
+    attack_prob : float
+        Probability that the relay cheats on a round, in [0, 1].
+    strategy : {"z-measure", "random"}
+        What the relay does instead of a Bell-state measurement (see
+        :func:`qkdcircuits.circuits.attacks.dishonest_relay_circuit`).
+    variant, noise, z_basis_prob, seed, backend, sampler, shots, noise_model, confidence, interval
+        As in :func:`qkdcircuits.engine.rounds.simulate_mdi`.
 
     Returns
     -------
@@ -381,42 +366,33 @@ def simulate_dishonest_relay(
         ``result`` is a :class:`~qkdcircuits.engine.rounds.MDIRounds`; ``adversary_bits`` is the
         relay's Z reading of Alice's photon (``"z-measure"``) or ``None`` (``"random"``).
 
+    Raises
+    ------
+    TypeError, ValueError
+        For any invalid argument (named in the message), checked before any circuit runs.
+
     Examples
     --------
-    >>> out = simulate_dishonest_relay(rounds=200_000, cheat_prob=0.2, seed=2)
+    >>> out = simulate_dishonest_relay(rounds=200_000, attack_prob=0.2, seed=2)
     >>> out.expected_qber, out.detected(0.0, "X"), out.detected(0.0, "Z")
     ({'Z': 0.0, 'X': 0.1}, True, False)
     """
-    rounds = check_positive_int(rounds, "rounds")
-    f = check_probability(cheat_prob, "cheat_prob")
+    f = check_probability(attack_prob, "attack_prob")
     strategy = check_choice(strategy, "strategy", RELAY_STRATEGIES)
     variant = check_variant(variant)
-    z_basis_prob = check_probability(z_basis_prob, "z_basis_prob")
-    if isinstance(noise, ArmNoise):
-        arms = (noise, noise)
-    else:
-        arms = tuple(noise)
-        if len(arms) != 2 or not all(isinstance(a, ArmNoise) for a in arms):
-            raise ValueError(f"noise={noise!r} must be one ArmNoise or a pair (alice, bob)")
-    rng = as_generator(seed)
-    used_shots = table_shots(backend, sampler, shots)
-    circuit_seed = int_seed(seed) if used_shots is None else derive_int_seed(seed, rng)
-    rot_a = ArmNoise(misalignment_rad=arms[0].misalignment_rad)
-    rot_b = ArmNoise(misalignment_rad=arms[1].misalignment_rad)
-    grid = [(ab, ax, bb, bx) for ab in BASES for ax in (0, 1) for bb in BASES for bx in (0, 1)]
-    honest = [
-        mdi_bsm_circuit(
-            alice_basis=ab,
-            alice_bit=ax,
-            bob_basis=bb,
-            bob_bit=bx,
-            variant=variant,
-            alice_channel=rot_a,
-            bob_channel=rot_b,
-            explicit_channels=False,
-        )
-        for ab, ax, bb, bx in grid
-    ]
+    alice, bob = split_arm_noise(noise)
+    run = prepare_run(
+        rounds=rounds,
+        seed=seed,
+        backend=backend,
+        sampler=sampler,
+        shots=shots,
+        noise_model=noise_model,
+        z_basis_prob=z_basis_prob,
+        confidence=confidence,
+        interval=interval,
+        bytes_per_round=BYTES_PER_ROUND,
+    )
     cheating = [
         dishonest_relay_circuit(
             alice_basis=ab,
@@ -425,63 +401,42 @@ def simulate_dishonest_relay(
             bob_bit=bx,
             strategy=strategy,
             variant=variant,
-            alice_channel=rot_a,
-            bob_channel=rot_b,
+            alice_channel=alice.rotation_only,
+            bob_channel=bob.rotation_only,
             explicit_channels=False,
         )
-        for ab, ax, bb, bx in grid
+        for ab, ax, bb, bx in MDI_SETTINGS
     ]
-    dists = outcome_distributions(
-        honest + cheating,
-        backend=backend,
-        sampler=sampler,
-        shots=shots,
-        noise_model=noise_model,
-        seed=circuit_seed,
+    honest, cheated = run_groups(
+        [mdi_circuits(variant, alice, bob), cheating], run.target, run.circuit_seed
     )
     table = np.zeros((32, 16))
-    table[:16, :4] = np.stack([d.probabilities for d in dists[:16]])
-    table[16:] = np.stack([d.probabilities for d in dists[16:]])
+    table[:16, :4] = honest
+    table[16:] = cheated
     table = table.reshape(2, 2, 2, 2, 2, 16)
-    table = depolarize_input(table, arms[0].depolarizing_prob, axis=1)
-    table = depolarize_input(table, arms[1].depolarizing_prob, axis=3)
-    table = table.reshape(32, 16)
+    table = depolarize_input(table, alice.depolarizing_prob, axis=1)
+    table = depolarize_input(table, bob.depolarizing_prob, axis=3).reshape(32, 16)
 
-    basis = bit_distribution(1.0 - z_basis_prob)
+    basis = bit_distribution(1.0 - run.z_basis_prob)
     coin = bit_distribution(0.5)
     probs = product_distribution(bit_distribution(f), basis, coin, basis, coin)
-    settings, outcomes, joint = sample_table(rng, rounds, table, probs)
-    mdi_settings = (settings & 15).astype(np.uint8)
-    bsm = (outcomes & 3).astype(np.uint8)
+    settings, outcomes, joint = sample_table(run.rng, run.rounds, table, probs)
 
     lookup = mdi_lookup(variant)
     # Rows (cheated, setting); columns (relay record, bsm): keep setting and bsm.
     histogram = joint.reshape(2, 16, 4, 4).sum(axis=(0, 2))
     bsm_marginal = table.reshape(32, 4, 4).sum(axis=1)  # sum over the relay record bits
-    effective = (1.0 - f) * bsm_marginal[:16] + f * bsm_marginal[16:]
-    z, x, heralded = rounds_statistics(
-        histogram, lookup, confidence, interval, table=effective, shots=used_shots
-    )
-    expected = exact_basis_qber(effective, lookup)
-    metadata = {
-        "protocol": "mdi",
-        "variant": variant,
-        "z_basis_prob": z_basis_prob,
-        "noise": {
-            name: {"depolarizing_prob": a.depolarizing_prob, "misalignment_rad": a.misalignment_rad}
-            for name, a in zip(("alice", "bob"), arms, strict=True)
-        },
-        **provenance(seed, backend, sampler, shots),
-    }
+    effective = mix(bsm_marginal[:16], bsm_marginal[16:], f)
+    z, x, heralded = rounds_statistics(histogram, lookup, run, table=effective)
     result = MDIRounds(
-        rounds=rounds,
-        settings=mdi_settings,
-        outcomes=bsm,
+        rounds=run.rounds,
+        settings=(settings & 15).astype(np.uint8),
+        outcomes=(outcomes & 3).astype(np.uint8),
         table=effective.reshape(2, 2, 2, 2, 4),
         z=z,
         x=x,
         heralded=heralded,
-        metadata=metadata,
+        metadata=mdi_metadata(variant, alice, bob, run.z_basis_prob, run.provenance()),
     )
     return AttackRounds(
         attack="dishonest-relay",
@@ -489,7 +444,7 @@ def simulate_dishonest_relay(
         result=result,
         attacked=(settings >> 4).astype(bool),
         adversary_bits=((outcomes >> 2) & 1).astype(np.uint8) if strategy == "z-measure" else None,
-        expected_qber=expected,
+        expected_qber=exact_basis_qber(effective, lookup),
         metadata={"strategy": strategy},
     )
 
@@ -497,7 +452,7 @@ def simulate_dishonest_relay(
 def simulate_corrupted_source(
     *,
     rounds: int,
-    corruption_prob: float,
+    attack_prob: float,
     strategy: str = "eve-ancilla",
     n_parties: int = 3,
     noise: ArmNoise | Sequence[ArmNoise] = NOISELESS,
@@ -509,7 +464,20 @@ def simulate_corrupted_source(
     confidence: float = 0.95,
     interval: str = "wilson",
 ) -> AttackRounds:
-    """HBB99 rounds whose source is corrupted on a random fraction ``corruption_prob``.
+    """HBB99 rounds whose GHZ source is corrupted on a random fraction ``attack_prob``.
+
+    The expected QBER is :func:`qkdcircuits.analysis.attacks.corrupted_source_qber`.
+
+    Parameters
+    ----------
+    rounds : int
+        Number of rounds.
+    attack_prob : float
+        Probability that the source is corrupted on a round, in [0, 1].
+    strategy : {"eve-ancilla", "phase-flip"}
+        How the source is corrupted (see :func:`qkdcircuits.circuits.attacks.corrupted_ghz_state`).
+    n_parties, noise, seed, backend, sampler, shots, noise_model, confidence, interval
+        As in :func:`qkdcircuits.engine.hbb.simulate_hbb`.
 
     Returns
     -------
@@ -517,60 +485,55 @@ def simulate_corrupted_source(
         ``result`` is a :class:`~qkdcircuits.engine.hbb.HBBRounds` (its ``table`` is the
         mixture the parties see); ``adversary_bits`` is ``None``.
 
+    Raises
+    ------
+    TypeError, ValueError
+        For any invalid argument (named in the message), checked before any circuit runs.
+
     Examples
     --------
-    >>> out = simulate_corrupted_source(rounds=100_000, corruption_prob=0.2, seed=3)
+    >>> out = simulate_corrupted_source(rounds=100_000, attack_prob=0.2, seed=3)
     >>> out.expected_qber["XY"], out.detected(0.0)
     (0.1, True)
     """
-    rounds = check_positive_int(rounds, "rounds")
-    f = check_probability(corruption_prob, "corruption_prob")
+    f = check_probability(attack_prob, "attack_prob")
     strategy = check_choice(strategy, "strategy", SOURCE_CORRUPTIONS)
     n = check_parties(n_parties)
     arms = noise_per_party(noise, n)
-    rng = as_generator(seed)
-    used_shots = table_shots(backend, sampler, shots)
-    circuit_seed = int_seed(seed) if used_shots is None else derive_int_seed(seed, rng)
-    misaligned = [ArmNoise(misalignment_rad=a.misalignment_rad) for a in arms]
-    states = [ghz_state(n), corrupted_ghz_state(n, strategy=strategy)]
-    circuits = [
-        pauli_measurement_circuit(
-            state, setting_bases(s, n), noise=misaligned, explicit_channels=False
-        )
-        for state in states
-        for s in range(1 << n)
-    ]
-    dists = outcome_distributions(
-        circuits,
+    run = prepare_run(
+        rounds=rounds,
+        seed=seed,
         backend=backend,
         sampler=sampler,
         shots=shots,
         noise_model=noise_model,
-        seed=circuit_seed,
-    )
-    table = np.stack([d.probabilities for d in dists])
-    for bit, arm in enumerate(arms):
-        table = depolarize_bit(table, bit, arm.depolarizing_prob)
-    probs = product_distribution(bit_distribution(f), np.full(1 << n, 1.0 / (1 << n)))
-    settings, outcomes, joint = sample_table(rng, rounds, table, probs)
-    mask = (1 << n) - 1
-    effective = (1.0 - f) * table[: 1 << n] + f * table[1 << n :]
-    result = hbb_rounds(
-        n_parties=n,
-        settings=settings & mask,
-        outcomes=outcomes,
-        table=effective,
         confidence=confidence,
         interval=interval,
-        metadata={
-            "noise": [
-                {"depolarizing_prob": a.depolarizing_prob, "misalignment_rad": a.misalignment_rad}
-                for a in arms
-            ],
-            **provenance(seed, backend, sampler, shots),
-        },
+        bytes_per_round=BYTES_PER_ROUND,
+    )
+    rotations = [arm.rotation_only for arm in arms]
+    states = [ghz_state(n), corrupted_ghz_state(n, strategy=strategy)]
+    circuits = [
+        pauli_measurement_circuit(
+            state, setting_bases(s, n), noise=rotations, explicit_channels=False
+        )
+        for state in states
+        for s in range(1 << n)
+    ]
+    table = depolarize_parties(run_rows(circuits, run.target, run.circuit_seed), arms)
+    probs = product_distribution(bit_distribution(f), np.full(1 << n, 1.0 / (1 << n)))
+    settings, outcomes, joint = sample_table(run.rng, run.rounds, table, probs)
+    effective = mix(table[: 1 << n], table[1 << n :], f)
+    result = hbb_rounds(
+        n_parties=n,
+        settings=settings & ((1 << n) - 1),
+        outcomes=outcomes,
+        table=effective,
+        confidence=run.confidence,
+        interval=run.interval,
+        metadata={"noise": [arm.to_dict() for arm in arms], **run.provenance()},
         histogram=joint.reshape(2, 1 << n, 1 << n).sum(axis=0),
-        shots_per_setting=used_shots,
+        shots_per_setting=run.target.table_shots,
     )
     return AttackRounds(
         attack="corrupted-source",
@@ -585,7 +548,7 @@ def simulate_corrupted_source(
 
 def verify_corrupted_source(
     *,
-    corruption_prob: float,
+    attack_prob: float,
     strategy: str = "eve-ancilla",
     n_qubits: int = 3,
     shots: int = 4096,
@@ -600,17 +563,38 @@ def verify_corrupted_source(
 ) -> VerificationResult:
     """GHZ verification (:func:`qkdcircuits.engine.verification.verify_ghz`) of a corrupted source.
 
-    Each shot comes from the corrupted state with probability ``corruption_prob``. On noiseless
+    Each shot comes from the corrupted state with probability ``attack_prob``. On noiseless
     arms the bound's exact value is ``1 - f/2`` (``"eve-ancilla"``) or ``1 - f``
-    (``"phase-flip"``).
+    (``"phase-flip"``): ``p_Z`` stays 1 while ``p_X`` drops to 1/2 or 0 on corrupted shots.
+
+    Parameters
+    ----------
+    attack_prob : float
+        Probability that a shot comes from the corrupted source, in [0, 1].
+    strategy : {"eve-ancilla", "phase-flip"}
+        How the source is corrupted.
+    n_qubits, shots, noise, confidence, threshold, seed, backend, sampler, noise_model, \
+optimization_level
+        As in :func:`qkdcircuits.engine.verification.verify_ghz`.
+
+    Returns
+    -------
+    VerificationResult
+        The fidelity bound with its interval; ``metadata`` records ``attack_prob`` and
+        ``strategy``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For any invalid argument (named in the message), checked before any circuit runs.
 
     Examples
     --------
-    >>> result = verify_corrupted_source(corruption_prob=0.5, shots=4000, seed=4, threshold=0.9)
+    >>> result = verify_corrupted_source(attack_prob=0.5, shots=4000, seed=4, threshold=0.9)
     >>> result.exact, result.passed
     (0.75, False)
     """
-    f = check_probability(corruption_prob, "corruption_prob")
+    f = check_probability(attack_prob, "attack_prob")
     strategy = check_choice(strategy, "strategy", SOURCE_CORRUPTIONS)
     n = check_parties(n_qubits, "n_qubits")
     options = run_options(
@@ -624,5 +608,5 @@ def verify_corrupted_source(
         luts=luts,
         noise=noise,
         options=options,
-        extra_metadata={"corruption_prob": f, "strategy": strategy},
+        extra_metadata={"attack_prob": f, "strategy": strategy},
     )

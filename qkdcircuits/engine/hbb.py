@@ -1,32 +1,16 @@
-"""HBB99 quantum secret sharing with GHZ states, for 3 and for n parties.
+"""The HBB99 secret-sharing round engine: GHZ settings run once, N rounds sampled with numpy.
 
-A source distributes the n-qubit GHZ state ``(|0...0> + |1...1>)/sqrt(2)``, one qubit to each
-party. Party 0 is the **dealer**; parties 1..n-1 are the **players**. Every party measures its
-qubit in the X or the Y basis, chosen at random, and all announce their bases (never their bits).
+A source distributes the n-qubit GHZ state, one qubit to each party; party 0 is the dealer and
+parties 1..n-1 the players; every party measures X or Y at random. The ``2**n`` basis-setting
+circuits (:func:`qkdcircuits.circuits.ghz.hbb_circuit`) run **once** each through
+:mod:`qkdcircuits.execution`; N rounds are then sampled from their outcome distributions.
+Misalignment is a rotation in the circuits; depolarisation is mixed into the distributions
+exactly (each party's bit becomes a fair coin with probability ``p``; see
+:mod:`qkdcircuits.engine._sampling`).
 
-Keep/discard rule (Hillery, Buzek, Berthiaume, PRA 59, 1829 (1999))
--------------------------------------------------------------------
-With ``k`` parties measuring Y, the product ``X^(n-k) Y^k`` maps ``|0...0>`` to
-``i^k |1...1>`` and ``|1...1>`` to ``(-i)^k |0...0>``, so GHZ is an eigenstate iff ``k`` is even,
-with eigenvalue ``(-1)^(k/2)``. In outcome bits (0 for the +1 eigenvector):
-
-* ``k`` even: kept, and ``XOR of all n bits = (k/2) mod 2``. For three parties: XXX gives
-  ``a = b XOR c``; XYY, YXY, YYX give ``a = b XOR c XOR 1``;
-* ``k`` odd: discarded (the bits are uncorrelated). Half of all basis choices are kept.
-
-In a kept round the players together recover the dealer's bit as ``XOR(players' bits) XOR
-(k/2 mod 2)``, while any proper subset of the players has bits independent of it
-(:func:`coalition_information` computes the mutual information exactly).
-
-Engine
-------
-The ``2**n`` basis settings are circuits (:func:`hbb_circuit`) run **once** each through
-:func:`qkdcircuits.execution.outcome_distributions`; N rounds are then sampled from those
-distributions with numpy. Channel noise per party is an :class:`~qkdcircuits.noise.ArmNoise`:
-misalignment is a rotation in the circuits, depolarisation is applied exactly to the
-distributions (each party's bit becomes a fair coin with probability ``p``; see
-:mod:`qkdcircuits.engine._sampling`). The registers are ``party`` (qubits) and ``bits`` (bit ``i``
-is party ``i``'s outcome).
+The keep/discard rule, the players' reconstruction of the dealer's bit, the closed-form QBER
+and the information of coalitions are analysis without circuits and live in
+:mod:`qkdcircuits.analysis.sharing` (M. Hillery, V. Buzek, A. Berthiaume, PRA 59, 1829 (1999)).
 """
 
 from __future__ import annotations
@@ -40,13 +24,7 @@ from typing import Any
 import numpy as np
 from qiskit import QuantumCircuit
 
-from qkdcircuits._validation import (
-    SeedLike,
-    as_generator,
-    check_positive_int,
-    derive_int_seed,
-    int_seed,
-)
+from qkdcircuits._validation import SeedLike
 from qkdcircuits.analysis.sharing import (
     check_parties,
     error_lut,
@@ -55,33 +33,41 @@ from qkdcircuits.analysis.sharing import (
 )
 from qkdcircuits.analysis.statistics import QBEREstimate, estimate_qber
 from qkdcircuits.circuits.ghz import hbb_circuit, setting_bases
-from qkdcircuits.engine._sampling import depolarize_bit, sample_table
-from qkdcircuits.execution import describe_target, outcome_distributions, table_shots
+from qkdcircuits.engine._common import prepare_run
+from qkdcircuits.engine._sampling import depolarize_parties, sample_table
+from qkdcircuits.execution import ExecutionTarget
 from qkdcircuits.noise import NOISELESS, ArmNoise, noise_per_party
 
 __all__ = ["HBBRounds", "hbb_outcome_table", "simulate_hbb"]
 
 
-def _hbb_circuits(n_parties: int, thetas: tuple[float, ...]) -> list[QuantumCircuit]:
-    arms = [ArmNoise(misalignment_rad=theta) for theta in thetas]
+BYTES_PER_ROUND = 6
+"""Peak bytes per round of :func:`simulate_hbb` (two uint16 arrays and the sampler's uint8)."""
+
+
+def _hbb_circuits(arms: Sequence[ArmNoise]) -> list[QuantumCircuit]:
+    rotations = [arm.rotation_only for arm in arms]
     return [
-        hbb_circuit(bases=setting_bases(s, n_parties), noise=arms, explicit_channels=False)
-        for s in range(1 << n_parties)
+        hbb_circuit(bases=setting_bases(s, len(arms)), noise=rotations, explicit_channels=False)
+        for s in range(1 << len(arms))
     ]
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_table(n_parties: int, thetas: tuple[float, ...]) -> np.ndarray:
-    dists = outcome_distributions(_hbb_circuits(n_parties, thetas))
-    table = np.stack([d.probabilities for d in dists])
-    table.setflags(write=False)
-    return table
+def _ideal_rows(thetas: tuple[float, ...]) -> np.ndarray:
+    arms = [ArmNoise(misalignment_rad=theta) for theta in thetas]
+    rows = np.stack([d.probabilities for d in ExecutionTarget().run(_hbb_circuits(arms))])
+    rows.setflags(write=False)
+    return rows
 
 
-def _depolarize_parties(table: np.ndarray, arms: Sequence[ArmNoise]) -> np.ndarray:
-    for bit, arm in enumerate(arms):
-        table = depolarize_bit(table, bit, arm.depolarizing_prob)
-    return table
+def hbb_table(arms: Sequence[ArmNoise], target: ExecutionTarget, seed: int | None) -> np.ndarray:
+    """Outcome table of the ``2**n`` settings on ``target``, depolarisation mixed in."""
+    if target.ideal:
+        rows = _ideal_rows(tuple(arm.misalignment_rad for arm in arms))
+    else:
+        rows = np.stack([d.probabilities for d in target.run(_hbb_circuits(arms), seed=seed)])
+    return np.array(depolarize_parties(rows, arms), dtype=float)
 
 
 def hbb_outcome_table(
@@ -110,23 +96,23 @@ def hbb_outcome_table(
     numpy.ndarray
         Shape ``(2**n, 2**n)``: row = setting (bit ``i`` set when party ``i`` measures Y),
         column = outcome (bit ``i`` = party ``i``'s bit); rows sum to 1.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a number of parties outside 2..12, noise of the wrong kind or length, or an
+        invalid execution target.
+
+    Examples
+    --------
+    >>> table = hbb_outcome_table(n_parties=3)
+    >>> table[0].round(3).tolist()  # XXX: the parity of the three bits is even
+    [0.25, 0.0, 0.0, 0.25, 0.0, 0.25, 0.25, 0.0]
     """
     n_parties = check_parties(n_parties)
     arms = noise_per_party(noise, n_parties)
-    thetas = tuple(arm.misalignment_rad for arm in arms)
-    if backend is None and sampler is None and shots is None and noise_model is None:
-        table = _cached_table(n_parties, thetas).copy()
-    else:
-        dists = outcome_distributions(
-            _hbb_circuits(n_parties, thetas),
-            backend=backend,
-            sampler=sampler,
-            shots=shots,
-            noise_model=noise_model,
-            seed=seed,
-        )
-        table = np.stack([d.probabilities for d in dists])
-    return _depolarize_parties(table, arms)
+    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
+    return hbb_table(arms, target, seed)
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,6 +137,13 @@ class HBBRounds:
         Rounds kept by the basis rule.
     metadata : dict
         Noise, provenance (seed, where the circuits ran).
+
+    Examples
+    --------
+    >>> result = simulate_hbb(rounds=1000, seed=1)
+    >>> dealer, players = result.shared_key()
+    >>> result.kept == dealer.size, bool((dealer == players).all())
+    (True, True)
     """
 
     rounds: int
@@ -241,8 +234,9 @@ def hbb_rounds(
     histogram: np.ndarray,
     shots_per_setting: int | None = None,
 ) -> HBBRounds:
-    """Tally kept rounds and errors from the (setting, outcome) histogram (shared with
-    :mod:`qkdcircuits.engine.attacks`)."""
+    """An :class:`HBBRounds` from sampled rounds: kept rounds and errors are tallied from the
+    (setting, outcome) ``histogram``; the interval is widened for a table estimated from
+    ``shots_per_setting`` shots (shared with :mod:`qkdcircuits.engine.attacks`)."""
     kept_lut, _ = kept_and_offset(n_parties)
     errors_lut = error_lut(n_parties)
     kept = int(histogram[kept_lut].sum())
@@ -272,13 +266,6 @@ def hbb_rounds(
         kept=kept,
         metadata=metadata,
     )
-
-
-def _noise_metadata(arms: Sequence[ArmNoise]) -> list[dict[str, float]]:
-    return [
-        {"depolarizing_prob": a.depolarizing_prob, "misalignment_rad": a.misalignment_rad}
-        for a in arms
-    ]
 
 
 def simulate_hbb(
@@ -319,43 +306,42 @@ def simulate_hbb(
     -------
     HBBRounds
 
+    Raises
+    ------
+    TypeError, ValueError
+        For any invalid argument (named in the message), checked before any circuit runs;
+        ``ValueError`` also when the per-round arrays would not fit in the available memory.
+
     Examples
     --------
     >>> from qkdcircuits import hbb_depolarized_qber
     >>> result = simulate_hbb(rounds=200_000, noise=ArmNoise(depolarizing_prob=0.1), seed=3)
-    >>> result.qber.low <= hbb_depolarized_qber(0.1) <= result.qber.high
+    >>> result.qber.low <= hbb_depolarized_qber(depolarizing_probs=0.1) <= result.qber.high
     True
     """
-    rounds = check_positive_int(rounds, "rounds")
     n_parties = check_parties(n_parties)
     arms = noise_per_party(noise, n_parties)
-    rng = as_generator(seed)
-    used_shots = table_shots(backend, sampler, shots)
-    circuit_seed = int_seed(seed) if used_shots is None else derive_int_seed(seed, rng)
-    table = hbb_outcome_table(
-        n_parties=n_parties,
-        noise=arms,
+    run = prepare_run(
+        rounds=rounds,
+        seed=seed,
         backend=backend,
         sampler=sampler,
         shots=shots,
         noise_model=noise_model,
-        seed=circuit_seed,
+        confidence=confidence,
+        interval=interval,
+        bytes_per_round=BYTES_PER_ROUND,
     )
-    settings, outcomes, histogram = sample_table(rng, rounds, table)
-    metadata = {
-        "noise": _noise_metadata(arms),
-        "seed": int_seed(seed),
-        "source": describe_target(backend, sampler, shots),
-        "shots": shots,
-    }
+    table = hbb_table(arms, run.target, run.circuit_seed)
+    settings, outcomes, histogram = sample_table(run.rng, run.rounds, table)
     return hbb_rounds(
         n_parties=n_parties,
         settings=settings,
         outcomes=outcomes,
         table=table,
-        confidence=confidence,
-        interval=interval,
-        metadata=metadata,
+        confidence=run.confidence,
+        interval=run.interval,
+        metadata={"noise": [arm.to_dict() for arm in arms], **run.provenance()},
         histogram=histogram,
-        shots_per_setting=used_shots,
+        shots_per_setting=run.target.table_shots,
     )

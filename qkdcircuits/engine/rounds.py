@@ -21,37 +21,27 @@ circuits sent to a backend are the unitary protocol circuits of :mod:`qkdcircuit
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from qkdcircuits._validation import (
-    SeedLike,
-    as_generator,
-    check_choice,
-    check_positive_int,
-    check_probability,
-    check_real,
-    derive_int_seed,
-    int_seed,
-)
-from qkdcircuits.analysis.statistics import INTERVAL_METHODS, QBEREstimate
-from qkdcircuits.circuits.bb84 import BASES, bb84_circuit
-from qkdcircuits.circuits.mdi import bob_flip, check_variant, heralded_outcomes, mdi_bsm_circuit
+from qkdcircuits._validation import SeedLike
+from qkdcircuits.circuits.mdi import bob_flip, check_variant, heralded_outcomes
 from qkdcircuits.engine._common import (
+    RoundSummary,
     bb84_lookup,
-    depolarize_input,
+    bb84_metadata,
     mdi_lookup,
-    provenance,
+    mdi_metadata,
+    prepare_run,
     rounds_statistics,
     setting_probs,
 )
 from qkdcircuits.engine._sampling import sample_table
-from qkdcircuits.execution import outcome_distributions, table_shots
+from qkdcircuits.engine._tables import bb84_table, mdi_table
+from qkdcircuits.execution import ExecutionTarget
 from qkdcircuits.noise import NOISELESS, ArmNoise, check_arm, split_arm_noise
 
 __all__ = [
@@ -64,14 +54,8 @@ __all__ = [
 ]
 
 
-def _run_table(
-    circuits, shape, backend, sampler, shots, noise_model, seed
-) -> tuple[np.ndarray, Any]:
-    dists = outcome_distributions(
-        circuits, backend=backend, sampler=sampler, shots=shots, noise_model=noise_model, seed=seed
-    )
-    table = np.stack([d.probabilities for d in dists]).reshape(shape)
-    return table, dists
+BYTES_PER_ROUND = 2
+"""Bytes the per-round results hold per round (packed setting and outcome, one byte each)."""
 
 
 def mdi_outcome_table(
@@ -100,45 +84,23 @@ def mdi_outcome_table(
     numpy.ndarray
         Shape ``(2, 2, 2, 2, 4)`` indexed ``[alice_basis, alice_bit, bob_basis, bob_bit, bsm]``
         (basis 0 = Z, 1 = X); each row over ``bsm`` sums to 1.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an unknown variant, noise that is not an :class:`~qkdcircuits.noise.ArmNoise` (or a
+        pair), or an invalid execution target.
+
+    Examples
+    --------
+    >>> table = mdi_outcome_table(noise=ArmNoise(depolarizing_prob=0.1))
+    >>> table[0, 0, 0, 0].round(4).tolist()  # Z0 Z0: phi+/phi- unless one arm flipped
+    [0.4525, 0.4525, 0.0475, 0.0475]
     """
     variant = check_variant(variant)
     alice, bob = split_arm_noise(noise)
-    if backend is None and sampler is None and shots is None and noise_model is None:
-        table = _cached_mdi_table(variant, alice.misalignment_rad, bob.misalignment_rad).copy()
-    else:
-        circuits = _mdi_circuits(variant, alice.misalignment_rad, bob.misalignment_rad)
-        table, _ = _run_table(circuits, (2, 2, 2, 2, 4), backend, sampler, shots, noise_model, seed)
-    table = depolarize_input(table, alice.depolarizing_prob, axis=0)
-    return depolarize_input(table, bob.depolarizing_prob, axis=2)
-
-
-def _mdi_circuits(variant: str, theta_a: float, theta_b: float):
-    arm_a, arm_b = ArmNoise(misalignment_rad=theta_a), ArmNoise(misalignment_rad=theta_b)
-    return [
-        mdi_bsm_circuit(
-            alice_basis=ab,
-            alice_bit=ax,
-            bob_basis=bb,
-            bob_bit=bx,
-            variant=variant,
-            alice_channel=arm_a,
-            bob_channel=arm_b,
-            explicit_channels=False,
-        )
-        for ab in BASES
-        for ax in (0, 1)
-        for bb in BASES
-        for bx in (0, 1)
-    ]
-
-
-@functools.lru_cache(maxsize=256)
-def _cached_mdi_table(variant: str, theta_a: float, theta_b: float) -> np.ndarray:
-    table, _ = _run_table(
-        _mdi_circuits(variant, theta_a, theta_b), (2, 2, 2, 2, 4), None, None, None, None, None
-    )
-    table.setflags(write=False)
-    return table
+    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
+    return mdi_table(variant, alice, bob, target, seed)
 
 
 def bb84_outcome_table(
@@ -152,133 +114,89 @@ def bb84_outcome_table(
 ) -> np.ndarray:
     """Distribution of Bob's bit for each of the 8 BB84 settings.
 
+    Parameters
+    ----------
+    noise : ArmNoise
+        The channel from Alice to Bob.
+    backend, sampler, shots, noise_model, seed
+        Where the 8 circuits run; see :func:`qkdcircuits.execution.outcome_distributions`.
+
     Returns
     -------
     numpy.ndarray
         Shape ``(2, 2, 2, 2)`` indexed ``[alice_basis, alice_bit, bob_basis, bob_bit]``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For noise that is not an :class:`~qkdcircuits.noise.ArmNoise` or an invalid execution
+        target.
+
+    Examples
+    --------
+    >>> bb84_outcome_table(noise=ArmNoise(depolarizing_prob=0.2))[0, 0, 0].tolist()
+    [0.9, 0.1]
     """
     noise = check_arm(noise, "noise")
-    if backend is None and sampler is None and shots is None and noise_model is None:
-        table = _cached_bb84_table(noise.misalignment_rad).copy()
-    else:
-        table, _ = _run_table(
-            _bb84_circuits(noise.misalignment_rad),
-            (2, 2, 2, 2),
-            backend,
-            sampler,
-            shots,
-            noise_model,
-            seed,
-        )
-    return depolarize_input(table, noise.depolarizing_prob, axis=0)
+    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
+    return bb84_table(noise, target, seed)
 
 
-def _bb84_circuits(theta: float):
-    arm = ArmNoise(misalignment_rad=theta)
-    return [
-        bb84_circuit(
-            alice_basis=ab, alice_bit=ax, bob_basis=bb, channel=arm, explicit_channels=False
-        )
-        for ab in BASES
-        for ax in (0, 1)
-        for bb in BASES
-    ]
-
-
-@functools.lru_cache(maxsize=256)
-def _cached_bb84_table(theta: float) -> np.ndarray:
-    table, _ = _run_table(_bb84_circuits(theta), (2, 2, 2, 2), None, None, None, None, None)
-    table.setflags(write=False)
-    return table
-
-
-@dataclass(frozen=True, eq=False)
-class _Rounds:
-    rounds: int
+@dataclass(frozen=True, eq=False, kw_only=True)
+class _Rounds(RoundSummary):
     settings: np.ndarray = field(repr=False)
     outcomes: np.ndarray = field(repr=False)
     table: np.ndarray = field(repr=False)
-    z: QBEREstimate
-    x: QBEREstimate
-    heralded: int
-    metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("settings", "outcomes", "table"):
             getattr(self, name).setflags(write=False)
 
-    # -- per-basis summary ----------------------------------------------------------------------
-    @property
-    def qber_z(self) -> float:
-        """QBER of the sifted Z-basis (key) rounds."""
-        return self.z.qber
-
-    @property
-    def qber_x(self) -> float:
-        """QBER of the sifted X-basis (test) rounds."""
-        return self.x.qber
-
-    @property
-    def sifted_z(self) -> int:
-        """Number of sifted Z-basis rounds (the raw key length)."""
-        return self.z.sifted
-
-    @property
-    def sifted_x(self) -> int:
-        """Number of sifted X-basis rounds."""
-        return self.x.sifted
-
-    @property
-    def heralding_rate(self) -> float:
-        """Fraction of rounds the measurement station announced as successful."""
-        return self.heralded / self.rounds
-
-    def qber(self, basis: str) -> QBEREstimate:
-        """:class:`~qkdcircuits.analysis.statistics.QBEREstimate` for ``basis`` ("Z" or "X")."""
-        if basis == "Z":
-            return self.z
-        if basis == "X":
-            return self.x
-        raise ValueError(f"basis={basis!r} must be 'Z' or 'X'")
-
-    # -- per-round arrays (derived lazily from the packed settings) -------------------------------
     def _setting_bit(self, position: int) -> np.ndarray:
         return (self.settings >> np.uint8(position)) & np.uint8(1)
 
     def sifted_key(self, basis: str = "Z") -> tuple[np.ndarray, np.ndarray]:
-        """Alice's and Bob's sifted bits in ``basis`` (Bob's after any flip), as uint8 arrays."""
+        """Alice's and Bob's sifted bits in ``basis`` (Bob's after any flip), as uint8 arrays.
+
+        Raises
+        ------
+        ValueError
+            If ``basis`` is not "Z" or "X".
+        """
         code = 0 if self.qber(basis).basis == "Z" else 1
         mask = self.sifted_mask & (self.alice_basis == code)
         return self.alice_bits[mask], self.bob_key_bits[mask]
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (per-round arrays are not included)."""
-        return {
-            "protocol": self.metadata.get("protocol"),
-            "rounds": self.rounds,
-            "heralded": self.heralded,
-            "heralding_rate": self.heralding_rate,
-            "sifted_z": self.z.sifted,
-            "sifted_x": self.x.sifted,
-            "errors_z": self.z.errors,
-            "errors_x": self.x.errors,
-            "qber_z": self.z.to_dict()["qber"],
-            "qber_x": self.x.to_dict()["qber"],
-            "qber_z_ci": [self.z.low, self.z.high],
-            "qber_x_ci": [self.x.low, self.x.high],
-            "confidence": self.z.confidence,
-            **{k: v for k, v in self.metadata.items() if k != "protocol"},
-        }
 
-
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class MDIRounds(_Rounds):
     """N sampled MDI-QKD rounds and their sifting statistics.
 
-    Settings are packed one byte per round as
+    Returned by :func:`simulate_mdi`. Settings are packed one byte per round as
     ``alice_basis << 3 | alice_bit << 2 | bob_basis << 1 | bob_bit`` (basis 0 = Z, 1 = X);
     ``outcomes`` holds the ``bsm`` value (a :class:`~qkdcircuits.circuits.mdi.BellOutcome` code).
     The per-round views below are computed on first access.
+
+    Attributes
+    ----------
+    rounds : int
+        Number of rounds.
+    settings, outcomes : numpy.ndarray
+        Packed setting and ``bsm`` outcome per round (uint8, read-only).
+    table : numpy.ndarray
+        The outcome table the rounds were drawn from, shape ``(2, 2, 2, 2, 4)``.
+    z, x : QBEREstimate
+        QBER with confidence interval per basis.
+    heralded : int
+        Rounds the relay announced as successful.
+    metadata : dict
+        Protocol, variant, noise, seed, source and shots.
+
+    Examples
+    --------
+    >>> result = simulate_mdi(rounds=1000, variant="linear-optics", seed=1)
+    >>> result.heralded == int(result.heralded_mask.sum()), result.qber_z
+    (True, 0.0)
     """
 
     @cached_property
@@ -327,12 +245,20 @@ class MDIRounds(_Rounds):
         return self.sifted_mask & (self.alice_bits != self.bob_key_bits)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class BB84Rounds(_Rounds):
     """N sampled prepare-and-measure BB84 rounds and their sifting statistics.
 
-    Settings are packed as ``alice_basis << 2 | alice_bit << 1 | bob_basis``; ``outcomes`` holds
-    Bob's measured bit.
+    Returned by :func:`simulate_bb84`. Settings are packed as
+    ``alice_basis << 2 | alice_bit << 1 | bob_basis``; ``outcomes`` holds Bob's measured bit.
+    Fields as in :class:`MDIRounds` (``table`` has shape ``(2, 2, 2, 2)``; every round is
+    heralded).
+
+    Examples
+    --------
+    >>> result = simulate_bb84(rounds=1000, seed=1)
+    >>> result.heralding_rate, int(result.sifted_mask.sum()) == result.sifted_z + result.sifted_x
+    (1.0, True)
     """
 
     @cached_property
@@ -376,39 +302,6 @@ class BB84Rounds(_Rounds):
         return self.sifted_mask & (self.alice_bits != self.outcomes)
 
 
-def _noise_dict(noise: ArmNoise) -> dict[str, float]:
-    return {
-        "depolarizing_prob": noise.depolarizing_prob,
-        "misalignment_rad": noise.misalignment_rad,
-    }
-
-
-def _simulate(
-    *,
-    rounds: int,
-    seed: SeedLike,
-    z_basis_prob: float,
-    confidence: float,
-    interval: str,
-    shots: int | None,
-    table_fn: Callable[[int | None], np.ndarray],
-) -> tuple[int, np.random.Generator, float, np.ndarray]:
-    """Validate, build the Generator, then compute the outcome table.
-
-    ``shots`` is the shot count behind the table (``None`` when exact); shot-based runs get an
-    integer circuit seed even when ``seed`` is a Generator, so they stay reproducible.
-    """
-    rounds = check_positive_int(rounds, "rounds")
-    rng = as_generator(seed)
-    z_basis_prob = check_probability(z_basis_prob, "z_basis_prob")
-    # Checked here, before any circuit runs, and under the caller's parameter names.
-    if not 0.0 < check_real(confidence, "confidence") < 1.0:
-        raise ValueError(f"confidence={confidence!r} not in (0, 1)")
-    check_choice(interval, "interval", INTERVAL_METHODS)
-    circuit_seed = int_seed(seed) if shots is None else derive_int_seed(seed, rng)
-    return rounds, rng, z_basis_prob, table_fn(circuit_seed)
-
-
 def simulate_mdi(
     *,
     rounds: int,
@@ -426,7 +319,9 @@ def simulate_mdi(
     """Simulate ``rounds`` rounds of qubit-level MDI-QKD with a Bell-state-measuring relay.
 
     The 16 setting circuits run once (exactly on Aer by default, or on the given backend or
-    sampler); every round's settings and Bell outcome are then sampled with numpy.
+    sampler); every round's settings and Bell outcome are then sampled with numpy. The result
+    holds 2 bytes per round; :func:`qkdcircuits.engine.counts.simulate_mdi_counts` gives the
+    same statistics without per-round arrays, for any number of rounds.
 
     Parameters
     ----------
@@ -442,12 +337,20 @@ def simulate_mdi(
         Randomness of the round sampling (and, if an int, of transpilation/shots).
     backend, sampler, shots, noise_model
         Where the circuits run; see :func:`qkdcircuits.execution.outcome_distributions`.
-    confidence, interval
-        Confidence level and method ("wilson" or "clopper-pearson") of the QBER intervals.
+    confidence : float
+        Coverage of the QBER intervals, in (0, 1).
+    interval : {"wilson", "clopper-pearson"}
+        Method of the QBER intervals.
 
     Returns
     -------
     MDIRounds
+
+    Raises
+    ------
+    TypeError, ValueError
+        For any invalid argument (named in the message), checked before any circuit runs;
+        ``ValueError`` also when the per-round arrays would not fit in the available memory.
 
     Examples
     --------
@@ -457,46 +360,33 @@ def simulate_mdi(
     """
     variant = check_variant(variant)
     alice, bob = split_arm_noise(noise)
-    used_shots = table_shots(backend, sampler, shots)
-    rounds, rng, z_basis_prob, table = _simulate(
+    run = prepare_run(
         rounds=rounds,
         seed=seed,
+        backend=backend,
+        sampler=sampler,
+        shots=shots,
+        noise_model=noise_model,
         z_basis_prob=z_basis_prob,
         confidence=confidence,
         interval=interval,
-        shots=used_shots,
-        table_fn=lambda circuit_seed: mdi_outcome_table(
-            variant=variant,
-            noise=(alice, bob),
-            backend=backend,
-            sampler=sampler,
-            shots=shots,
-            noise_model=noise_model,
-            seed=circuit_seed,
-        ),
+        bytes_per_round=BYTES_PER_ROUND,
+        counts_path="simulate_mdi_counts",
     )
+    table = mdi_table(variant, alice, bob, run.target, run.circuit_seed)
     settings, outcomes, histogram = sample_table(
-        rng, rounds, table.reshape(16, 4), setting_probs(z_basis_prob, "bcbc")
+        run.rng, run.rounds, table.reshape(16, 4), setting_probs(run.z_basis_prob, "bcbc")
     )
-    z, x, heralded = rounds_statistics(
-        histogram, mdi_lookup(variant), confidence, interval, table=table, shots=used_shots
-    )
-    metadata = {
-        "protocol": "mdi",
-        "variant": variant,
-        "z_basis_prob": z_basis_prob,
-        "noise": {"alice": _noise_dict(alice), "bob": _noise_dict(bob)},
-        **provenance(seed, backend, sampler, shots),
-    }
+    z, x, heralded = rounds_statistics(histogram, mdi_lookup(variant), run, table=table)
     return MDIRounds(
-        rounds=rounds,
+        rounds=run.rounds,
         settings=settings,
         outcomes=outcomes,
         table=table,
         z=z,
         x=x,
         heralded=heralded,
-        metadata=metadata,
+        metadata=mdi_metadata(variant, alice, bob, run.z_basis_prob, run.provenance()),
     )
 
 
@@ -515,8 +405,27 @@ def simulate_bb84(
 ) -> BB84Rounds:
     """Simulate ``rounds`` rounds of qubit-level prepare-and-measure BB84.
 
-    The 8 setting circuits run once; every round is then sampled with numpy. Parameters as in
-    :func:`simulate_mdi` (``noise`` is the single Alice-to-Bob channel).
+    The 8 setting circuits run once; every round is then sampled with numpy. The result holds
+    2 bytes per round; :func:`qkdcircuits.engine.counts.simulate_bb84_counts` gives the same
+    statistics without per-round arrays.
+
+    Parameters
+    ----------
+    rounds : int
+        Number of protocol rounds (>= 1).
+    noise : ArmNoise
+        The channel from Alice to Bob.
+    z_basis_prob, seed, backend, sampler, shots, noise_model, confidence, interval
+        As in :func:`simulate_mdi`.
+
+    Returns
+    -------
+    BB84Rounds
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`simulate_mdi`.
 
     Examples
     --------
@@ -525,42 +434,31 @@ def simulate_bb84(
     True
     """
     noise = check_arm(noise, "noise")
-    used_shots = table_shots(backend, sampler, shots)
-    rounds, rng, z_basis_prob, table = _simulate(
+    run = prepare_run(
         rounds=rounds,
         seed=seed,
+        backend=backend,
+        sampler=sampler,
+        shots=shots,
+        noise_model=noise_model,
         z_basis_prob=z_basis_prob,
         confidence=confidence,
         interval=interval,
-        shots=used_shots,
-        table_fn=lambda circuit_seed: bb84_outcome_table(
-            noise=noise,
-            backend=backend,
-            sampler=sampler,
-            shots=shots,
-            noise_model=noise_model,
-            seed=circuit_seed,
-        ),
+        bytes_per_round=BYTES_PER_ROUND,
+        counts_path="simulate_bb84_counts",
     )
+    table = bb84_table(noise, run.target, run.circuit_seed)
     settings, outcomes, histogram = sample_table(
-        rng, rounds, table.reshape(8, 2), setting_probs(z_basis_prob, "bcb")
+        run.rng, run.rounds, table.reshape(8, 2), setting_probs(run.z_basis_prob, "bcb")
     )
-    z, x, _ = rounds_statistics(
-        histogram, bb84_lookup(), confidence, interval, table=table, shots=used_shots
-    )
-    metadata = {
-        "protocol": "bb84",
-        "z_basis_prob": z_basis_prob,
-        "noise": _noise_dict(noise),
-        **provenance(seed, backend, sampler, shots),
-    }
+    z, x, _ = rounds_statistics(histogram, bb84_lookup(), run, table=table)
     return BB84Rounds(
-        rounds=rounds,
+        rounds=run.rounds,
         settings=settings,
         outcomes=outcomes,
         table=table,
         z=z,
         x=x,
-        heralded=rounds,
-        metadata=metadata,
+        heralded=run.rounds,
+        metadata=bb84_metadata(noise, run.z_basis_prob, run.provenance()),
     )

@@ -17,7 +17,7 @@ import numpy as np
 from qiskit import QuantumCircuit
 
 from qkdcircuits._validation import SeedLike, check_choice
-from qkdcircuits.analysis.verification import _CHSH_SIGNS, VerificationResult, chsh_from_counts
+from qkdcircuits.analysis.verification import CHSH_SIGNS, VerificationResult, chsh_from_counts
 from qkdcircuits.circuits.five_qubit import (
     FIVE_QUBIT_LOGICAL_X,
     FIVE_QUBIT_LOGICAL_Z,
@@ -154,7 +154,7 @@ def verify_chsh(
         shots, confidence, threshold, seed, backend, sampler, noise_model, optimization_level
     )
     arms = noise_per_party(noise, 2)
-    misaligned = [ArmNoise(misalignment_rad=a.misalignment_rad) for a in arms]
+    misaligned = [arm.rotation_only for arm in arms]
     circuits = [
         [
             chsh_circuit(
@@ -167,7 +167,7 @@ def verify_chsh(
     accepted, taken, exact_probs = options.run(circuits, [1.0], [same] * 4, arms)
     exact = None
     if exact_probs is not None:
-        exact = float(sum(s * (2 * q - 1) for s, q in zip(_CHSH_SIGNS, exact_probs, strict=True)))
+        exact = float(sum(s * (2 * q - 1) for s, q in zip(CHSH_SIGNS, exact_probs, strict=True)))
     return chsh_from_counts(
         accepted,
         taken,

@@ -13,11 +13,21 @@ from qiskit_aer.noise import NoiseModel, depolarizing_error
 
 from qkdcircuits import (
     DEFAULT_SHOTS,
+    ArmNoise,
+    ExecutionTarget,
     OutcomeDistribution,
     describe_target,
     hbb_circuit,
     outcome_distributions,
     runtime_sampler,
+    simulate_bb84,
+    simulate_corrupted_source,
+    simulate_dishonest_relay,
+    simulate_hbb,
+    simulate_intercept_resend,
+    simulate_mdi,
+    verify_chsh,
+    verify_ghz,
 )
 from tests.helpers import Z_SCORE
 
@@ -167,6 +177,85 @@ def test_default_shots_for_a_backend_without_shots():
 def test_argument_errors_name_the_argument(kwargs, error, match):
     with pytest.raises(error, match=match):
         outcome_distributions(_ghz_measured(), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"backend": "foo"}, r"backend='foo' must be a qiskit BackendV2.*not str"),
+        ({"backend": AerSimulator}, "backend=.* must be a qiskit BackendV2"),
+        ({"sampler": 5}, r"sampler=5 must be a SamplerV2.*not int"),
+        ({"noise_model": "x"}, r"noise_model='x' must be a qiskit_aer.noise.NoiseModel"),
+        ({"shots": 1.5}, r"shots=1.5 must be an integer"),
+        ({"optimization_level": "1"}, "optimization_level"),
+    ],
+)
+def test_execution_target_refuses_wrong_kinds_naming_the_parameter(kwargs, match):
+    error = ValueError if "optimization_level" in kwargs else TypeError
+    with pytest.raises(error, match=match):
+        ExecutionTarget(**kwargs)
+    with pytest.raises(error, match=match):
+        outcome_distributions(_ghz_measured(), **kwargs)
+
+
+_RUNNERS = [
+    lambda **kw: simulate_mdi(rounds=100, **kw),
+    lambda **kw: simulate_bb84(rounds=100, **kw),
+    lambda **kw: simulate_hbb(rounds=100, **kw),
+    lambda **kw: simulate_intercept_resend(rounds=100, attack_prob=0.5, **kw),
+    lambda **kw: simulate_dishonest_relay(rounds=100, attack_prob=0.5, **kw),
+    lambda **kw: simulate_corrupted_source(rounds=100, attack_prob=0.5, **kw),
+    lambda **kw: verify_ghz(3, shots=100, **kw),
+    lambda **kw: verify_chsh(shots=100, **kw),
+]
+
+
+@pytest.mark.parametrize("runner", _RUNNERS)
+@pytest.mark.parametrize(
+    ("kwargs", "error", "name"),
+    [
+        ({"backend": "foo"}, TypeError, "backend"),
+        ({"sampler": 5}, TypeError, "sampler"),
+        ({"noise_model": "x"}, TypeError, "noise_model"),
+        ({"backend": AerSimulator(), "noise_model": NoiseModel()}, ValueError, "noise_model"),
+    ],
+)
+def test_every_runner_checks_its_target_before_any_circuit_runs(
+    runner, kwargs, error, name, monkeypatch
+):
+    import qkdcircuits.execution as execution
+
+    def refuse(*args, **kw):
+        raise AssertionError("a circuit ran before the arguments were checked")
+
+    monkeypatch.setattr(execution, "_exact_aer", refuse)
+    monkeypatch.setattr(execution, "_sampled", refuse)
+    with pytest.raises(error, match=name):
+        runner(seed=1, **kwargs)
+
+
+def test_execution_target_shots_seed_and_provenance():
+    exact, shots, backend = (
+        ExecutionTarget(),
+        ExecutionTarget(shots=7),
+        ExecutionTarget(backend=AerSimulator()),
+    )
+    assert (exact.exact, exact.ideal, exact.table_shots) == (True, True, None)
+    assert ExecutionTarget(noise_model=NoiseModel()).ideal is False
+    assert (shots.table_shots, backend.table_shots) == (7, DEFAULT_SHOTS)
+    assert backend.description == "backend:aer_simulator"
+    rng = np.random.default_rng(3)
+    # An integer seed is used as is; a Generator seed gives a drawn integer only when shots are
+    # sampled (so that shot-based runs stay reproducible), and nothing on the exact path.
+    assert exact.circuit_seed(5, rng) == 5 and shots.circuit_seed(5, rng) == 5
+    assert exact.circuit_seed(rng, rng) is None
+    drawn = shots.circuit_seed(np.random.default_rng(3), np.random.default_rng(3))
+    assert drawn == int(np.random.default_rng(3).integers(0, 2**31 - 1))
+    assert backend.provenance(9) == {"seed": 9, "source": "backend:aer_simulator", "shots": 4096}
+    assert ArmNoise(depolarizing_prob=0.25).to_dict() == {
+        "depolarizing_prob": 0.25,
+        "misalignment_rad": 0.0,
+    }
 
 
 def test_circuit_errors():

@@ -48,10 +48,30 @@ def test_flip_probability_matches_density_matrix(basis, bit, p, theta):
     rho = (1 - p) * rho + p * np.eye(2) / 2
     ideal = DensityMatrix(bb84_state_preparation(basis=basis, bit=1 - bit)).data
     flip = float(np.real(np.trace(rho @ ideal)))
-    assert flip == pytest.approx(arm_error_probability(p, theta), abs=1e-12)
+    assert flip == pytest.approx(
+        arm_error_probability(depolarizing_prob=p, misalignment_rad=theta), abs=1e-12
+    )
 
 
 def test_combined_flip_probability_of_equal_depolarising_arms():
     for p in np.linspace(0, 1, 11):
         eps = ArmNoise(depolarizing_prob=p).flip_probability
-        assert combined_flip_probability(eps, eps) == pytest.approx(p * (1 - p / 2), abs=1e-15)
+        assert combined_flip_probability(alice_flip_prob=eps, bob_flip_prob=eps) == pytest.approx(
+            p * (1 - p / 2), abs=1e-15
+        )
+
+
+def test_physics_closed_forms_take_keywords_only():
+    with pytest.raises(TypeError):
+        arm_error_probability(0.1, 0.0)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        combined_flip_probability(0.1, 0.1)  # type: ignore[misc]
+    with pytest.raises(ValueError, match="bob_flip_prob"):
+        combined_flip_probability(alice_flip_prob=0.1, bob_flip_prob=1.5)
+
+
+def test_to_dict_and_rotation_only():
+    arm = ArmNoise(depolarizing_prob=0.3, misalignment_rad=-0.2)
+    assert arm.to_dict() == {"depolarizing_prob": 0.3, "misalignment_rad": -0.2}
+    assert ArmNoise(**arm.to_dict()) == arm
+    assert arm.rotation_only == ArmNoise(misalignment_rad=-0.2)

@@ -68,8 +68,8 @@ def test_eve_measures_and_resends(alice_basis, eve_basis, alice_bit):
     ],
 )
 def test_intercept_resend_qber_is_exact(p, noise):
-    out = simulate_intercept_resend(rounds=300_000, intercept_prob=p, noise=noise, seed=1)
-    expected = intercept_resend_qber(p, noise.flip_probability)
+    out = simulate_intercept_resend(rounds=300_000, attack_prob=p, noise=noise, seed=1)
+    expected = intercept_resend_qber(attack_prob=p, channel_flip_prob=noise.flip_probability)
     for basis in ("Z", "X"):
         assert out.expected_qber[basis] == pytest.approx(expected, abs=1e-12)
         estimate = out.qber(basis)
@@ -79,11 +79,11 @@ def test_intercept_resend_qber_is_exact(p, noise):
 
 
 def test_full_intercept_gives_the_textbook_quarter():
-    assert intercept_resend_qber(1.0) == 0.25
+    assert intercept_resend_qber(attack_prob=1.0) == 0.25
 
 
 def test_eve_knows_three_quarters_of_the_attacked_key():
-    out = simulate_intercept_resend(rounds=400_000, intercept_prob=0.5, seed=2)
+    out = simulate_intercept_resend(rounds=400_000, attack_prob=0.5, seed=2)
     mask = out.attacked & out.result.sifted_mask & (out.result.alice_basis == 0)
     agreement = out.adversary_agreement("Z")
     assert abs(agreement - 0.75) <= binomial_tolerance(0.75, int(mask.sum()))
@@ -94,8 +94,8 @@ def test_eve_knows_three_quarters_of_the_attacked_key():
 def test_intercept_resend_is_detected_and_honest_runs_are_not():
     noise = ArmNoise(depolarizing_prob=0.04)  # honest QBER 0.02
     honest_qber = noise.flip_probability
-    honest = simulate_intercept_resend(rounds=400_000, intercept_prob=0.0, noise=noise, seed=3)
-    attacked = simulate_intercept_resend(rounds=400_000, intercept_prob=0.1, noise=noise, seed=4)
+    honest = simulate_intercept_resend(rounds=400_000, attack_prob=0.0, noise=noise, seed=3)
+    attacked = simulate_intercept_resend(rounds=400_000, attack_prob=0.1, noise=noise, seed=4)
     for basis in ("Z", "X"):
         assert not honest.detected(honest_qber, basis)
         assert honest.qber(basis).low <= honest_qber <= honest.qber(basis).high
@@ -105,10 +105,10 @@ def test_intercept_resend_is_detected_and_honest_runs_are_not():
 @pytest.mark.parametrize("attack", ["intercept", "relay"])
 def test_tallies_agree_with_the_per_round_arrays(attack):
     if attack == "intercept":
-        out = simulate_intercept_resend(rounds=50_000, intercept_prob=0.3, seed=14)
+        out = simulate_intercept_resend(rounds=50_000, attack_prob=0.3, seed=14)
     else:
         out = simulate_dishonest_relay(
-            rounds=50_000, cheat_prob=0.3, variant="linear-optics", seed=14
+            rounds=50_000, attack_prob=0.3, variant="linear-optics", seed=14
         )
     result = out.result
     for code, basis in enumerate(("Z", "X")):
@@ -119,8 +119,8 @@ def test_tallies_agree_with_the_per_round_arrays(attack):
 
 
 def test_attack_rounds_are_reproducible_and_serialisable():
-    first = simulate_intercept_resend(rounds=10_000, intercept_prob=0.3, seed=5)
-    second = simulate_intercept_resend(rounds=10_000, intercept_prob=0.3, seed=5)
+    first = simulate_intercept_resend(rounds=10_000, attack_prob=0.3, seed=5)
+    second = simulate_intercept_resend(rounds=10_000, attack_prob=0.3, seed=5)
     np.testing.assert_array_equal(first.attacked, second.attacked)
     np.testing.assert_array_equal(first.result.outcomes, second.result.outcomes)
     summary = json.loads(json.dumps(first.to_dict()))
@@ -131,10 +131,10 @@ def test_attack_rounds_are_reproducible_and_serialisable():
 def test_intercept_resend_on_a_fake_ibm_backend():
     backend = _fake()
     honest = simulate_intercept_resend(
-        rounds=200_000, intercept_prob=0.0, backend=backend, shots=4000, seed=6
+        rounds=200_000, attack_prob=0.0, backend=backend, shots=4000, seed=6
     )
     attacked = simulate_intercept_resend(
-        rounds=200_000, intercept_prob=0.4, backend=backend, shots=4000, seed=6
+        rounds=200_000, attack_prob=0.4, backend=backend, shots=4000, seed=6
     )
     # Tolerate what the honest device link shows (its upper confidence end); Eve adds ~10%.
     tolerated = max(honest.qber("Z").high, honest.qber("X").high)
@@ -163,12 +163,14 @@ def test_dishonest_relay_qber_is_exact(variant, strategy):
     noise = ArmNoise(depolarizing_prob=0.04)
     f = 0.3
     out = simulate_dishonest_relay(
-        rounds=300_000, cheat_prob=f, strategy=strategy, variant=variant, noise=noise, seed=7
+        rounds=300_000, attack_prob=f, strategy=strategy, variant=variant, noise=noise, seed=7
     )
-    honest_qber = combined_flip_probability(noise.flip_probability, noise.flip_probability)
+    honest_qber = combined_flip_probability(
+        alice_flip_prob=noise.flip_probability, bob_flip_prob=noise.flip_probability
+    )
     for basis in ("Z", "X"):
         expected = dishonest_relay_qber(
-            cheat_prob=f, strategy=strategy, basis=basis, honest_qber=honest_qber
+            attack_prob=f, strategy=strategy, basis=basis, honest_qber=honest_qber
         )
         assert out.expected_qber[basis] == pytest.approx(expected, abs=1e-12)
         estimate = out.qber(basis)
@@ -182,18 +184,20 @@ def test_dishonest_relay_qber_is_exact(variant, strategy):
 
 def test_z_measuring_relay_is_caught_in_x_not_z_and_knows_the_z_key():
     noise = ArmNoise(depolarizing_prob=0.02)
-    honest_qber = combined_flip_probability(noise.flip_probability, noise.flip_probability)
+    honest_qber = combined_flip_probability(
+        alice_flip_prob=noise.flip_probability, bob_flip_prob=noise.flip_probability
+    )
     honest = simulate_mdi(rounds=400_000, noise=noise, seed=8)
-    cheating = simulate_dishonest_relay(rounds=400_000, cheat_prob=0.1, noise=noise, seed=8)
+    cheating = simulate_dishonest_relay(rounds=400_000, attack_prob=0.1, noise=noise, seed=8)
     assert honest.x.low <= honest_qber <= honest.x.high
     assert cheating.detected(honest_qber, "X")
     assert not cheating.detected(honest_qber, "Z")
-    noiseless = simulate_dishonest_relay(rounds=100_000, cheat_prob=0.5, seed=9)
+    noiseless = simulate_dishonest_relay(rounds=100_000, attack_prob=0.5, seed=9)
     assert noiseless.adversary_agreement("Z") == 1.0
 
 
 def test_random_relay_records_nothing():
-    out = simulate_dishonest_relay(rounds=1000, cheat_prob=0.5, strategy="random", seed=1)
+    out = simulate_dishonest_relay(rounds=1000, attack_prob=0.5, strategy="random", seed=1)
     assert out.adversary_bits is None
     with pytest.raises(ValueError, match="records no bits"):
         out.adversary_agreement()
@@ -201,11 +205,11 @@ def test_random_relay_records_nothing():
 
 def test_relay_argument_errors():
     with pytest.raises(ValueError, match="strategy"):
-        simulate_dishonest_relay(rounds=10, cheat_prob=0.1, strategy="lazy")
-    with pytest.raises(ValueError, match="cheat_prob"):
-        simulate_dishonest_relay(rounds=10, cheat_prob=1.5)
+        simulate_dishonest_relay(rounds=10, attack_prob=0.1, strategy="lazy")
+    with pytest.raises(ValueError, match="attack_prob"):
+        simulate_dishonest_relay(rounds=10, attack_prob=1.5)
     with pytest.raises(ValueError, match="pair"):
-        simulate_dishonest_relay(rounds=10, cheat_prob=0.1, noise=(ArmNoise(),))
+        simulate_dishonest_relay(rounds=10, attack_prob=0.1, noise=(ArmNoise(),))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -219,14 +223,14 @@ def test_corrupted_source_qber_is_exact(strategy, n):
     p, f = 0.04, 0.2
     out = simulate_corrupted_source(
         rounds=300_000,
-        corruption_prob=f,
+        attack_prob=f,
         strategy=strategy,
         n_parties=n,
         noise=ArmNoise(depolarizing_prob=p),
         seed=10,
     )
-    honest = hbb_depolarized_qber(p, n_parties=n)
-    expected = corrupted_source_qber(corruption_prob=f, strategy=strategy, honest_qber=honest)
+    honest = hbb_depolarized_qber(depolarizing_probs=p, n_parties=n)
+    expected = corrupted_source_qber(attack_prob=f, strategy=strategy, honest_qber=honest)
     assert out.expected_qber["XY"] == pytest.approx(expected, abs=1e-12)
     assert abs(out.qber().qber - expected) <= binomial_tolerance(expected, out.qber().sifted)
 
@@ -242,9 +246,9 @@ def test_eve_ancilla_source_keeps_z_correlations():
 
 def test_corrupted_source_is_detected_by_qber():
     noise = ArmNoise(depolarizing_prob=0.03)
-    honest_qber = hbb_depolarized_qber(0.03)
+    honest_qber = hbb_depolarized_qber(depolarizing_probs=0.03)
     honest = simulate_hbb(rounds=300_000, noise=noise, seed=11)
-    corrupted = simulate_corrupted_source(rounds=300_000, corruption_prob=0.1, noise=noise, seed=11)
+    corrupted = simulate_corrupted_source(rounds=300_000, attack_prob=0.1, noise=noise, seed=11)
     assert honest.qber.low <= honest_qber <= honest.qber.high
     assert corrupted.detected(honest_qber)
     with pytest.raises(ValueError, match="one QBER"):
@@ -255,7 +259,7 @@ def test_corrupted_source_is_detected_by_qber():
 def test_corrupted_source_is_detected_by_verification(strategy, bound):
     f = 0.4
     result = verify_corrupted_source(
-        corruption_prob=f, strategy=strategy, shots=8000, seed=12, threshold=0.9
+        attack_prob=f, strategy=strategy, shots=8000, seed=12, threshold=0.9
     )
     assert result.exact == pytest.approx(bound, abs=1e-12)  # 1 - f/2 or 1 - f
     assert result.high < 0.9 and not result.passed
@@ -267,11 +271,11 @@ def test_corrupted_source_on_a_fake_ibm_backend():
     backend = _fake()
     honest = simulate_hbb(rounds=200_000, backend=backend, shots=4000, seed=13)
     corrupted = simulate_corrupted_source(
-        rounds=200_000, corruption_prob=0.5, backend=backend, shots=4000, seed=13
+        rounds=200_000, attack_prob=0.5, backend=backend, shots=4000, seed=13
     )
     assert corrupted.detected(honest.qber.high)
     verified = verify_corrupted_source(
-        corruption_prob=0.5, shots=4000, backend=backend, seed=13, threshold=0.5
+        attack_prob=0.5, shots=4000, backend=backend, seed=13, threshold=0.5
     )
     clean = verify_ghz(3, shots=4000, backend=backend, seed=13)
     assert verified.high < clean.low

@@ -118,7 +118,9 @@ def test_exact_mixing_equals_explicit_aer_channels(n):
 def test_depolarised_qber_closed_form(n):
     probs = [0.02 + 0.01 * i for i in range(n)]
     table = hbb_outcome_table(n_parties=n, noise=[ArmNoise(depolarizing_prob=p) for p in probs])
-    assert hbb_qber_from_table(table) == pytest.approx(hbb_depolarized_qber(probs), abs=1e-12)
+    assert hbb_qber_from_table(table) == pytest.approx(
+        hbb_depolarized_qber(depolarizing_probs=probs), abs=1e-12
+    )
 
 
 def test_misalignment_only_affects_x_measurements():
@@ -139,7 +141,7 @@ def test_only_all_players_learn_the_dealers_bit(n):
     players = list(range(1, n))
     assert coalition_information(noiseless, players) == pytest.approx(1.0, abs=1e-12)
     # A binary symmetric channel with a uniform input: I = 1 - H2(QBER).
-    q = hbb_depolarized_qber(noisy_p, n_parties=n)
+    q = hbb_depolarized_qber(depolarizing_probs=noisy_p, n_parties=n)
     assert coalition_information(noisy, players) == pytest.approx(1.0 - _h2(q), abs=1e-12)
     for size in range(1, n - 1):
         for coalition in itertools.combinations(players, size):
@@ -158,7 +160,7 @@ def test_simulated_qber_matches_closed_form(n, p):
     rounds = 400_000
     result = simulate_hbb(rounds=rounds, n_parties=n, noise=ArmNoise(depolarizing_prob=p), seed=n)
     assert isinstance(result, HBBRounds)
-    expected = hbb_depolarized_qber(p, n_parties=n)
+    expected = hbb_depolarized_qber(depolarizing_probs=p, n_parties=n)
     assert result.expected_qber == pytest.approx(expected, abs=1e-12)
     assert abs(result.qber.qber - expected) <= binomial_tolerance(expected, result.kept)
     assert abs(result.keep_rate - 0.5) <= binomial_tolerance(0.5, rounds)
@@ -175,7 +177,7 @@ def test_confidence_interval_covers_the_true_qber_at_its_level():
     # 200 independent runs: the 95% Wilson intervals should cover the true QBER about 95% of
     # the time; the count of misses is binomial(200, 0.05).
     p, runs = 0.1, 200
-    expected = hbb_depolarized_qber(p)
+    expected = hbb_depolarized_qber(depolarizing_probs=p)
     rng = np.random.default_rng(2024)
     misses = 0
     for _ in range(runs):

@@ -73,7 +73,9 @@ def expected_mdi_qber(alice: ArmNoise, bob: ArmNoise) -> float:
     expectation <Z>_A <Z>_B = (1 - 2 eps_A)(1 - 2 eps_B), hence the formula, for both bases and
     both BSM variants (the linear-optics variant only discards the phi outcomes).
     """
-    return combined_flip_probability(alice.flip_probability, bob.flip_probability)
+    return combined_flip_probability(
+        alice_flip_prob=alice.flip_probability, bob_flip_prob=bob.flip_probability
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,6 +412,7 @@ def test_bad_qber_basis():
         result.qber("Y")
 
 
+@pytest.mark.slow
 def test_shot_based_intervals_account_for_the_table_shots():
     """Resampling many rounds from a table estimated from few shots must not shrink the interval.
 
