@@ -1,4 +1,8 @@
-"""The ``mdi`` and ``bb84`` subcommands: qubit-level rounds, QBER and sifted key, ``--distill``."""
+"""The ``mdi`` and ``bb84`` subcommands: qubit-level rounds, QBER and sifted key, ``--distill``.
+
+``--counts-only`` runs the counts-only engines (:mod:`qkdcircuits.engine.counts`), which report
+the same statistics for any number of rounds in bounded memory.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,24 @@ import math
 import sys
 from typing import Any
 
-from qkdcircuits.cli._common import fake_backend, finite_float, print_table
+from qkdcircuits.cli._common import count, fake_backend, finite_float, print_table
 
 __all__ = ["register"]
 
 
 def _add_common_qubit_options(parser: argparse.ArgumentParser, default_rounds: int) -> None:
-    parser.add_argument("--rounds", type=int, default=default_rounds, help="protocol rounds")
+    parser.add_argument(
+        "--rounds",
+        type=count,
+        default=default_rounds,
+        help="protocol rounds (also as 1e9); beyond memory, add --counts-only",
+    )
+    parser.add_argument(
+        "--counts-only",
+        action="store_true",
+        help="sample only the (setting, outcome) counts: same statistics, no per-round arrays, "
+        "bounded memory for any --rounds (not with --distill)",
+    )
     parser.add_argument(
         "--depolarizing",
         type=finite_float,
@@ -35,7 +50,7 @@ def _add_common_qubit_options(parser: argparse.ArgumentParser, default_rounds: i
     parser.add_argument("--seed", type=int, default=None, help="random seed (reproducible runs)")
     parser.add_argument(
         "--shots",
-        type=int,
+        type=count,
         default=None,
         help="sample each setting circuit with this many Aer shots instead of exact probabilities",
     )
@@ -89,43 +104,61 @@ def _emit(result: Any, args: argparse.Namespace, title: str, extra: list[tuple[s
         print_table(distill_cli.rows(record), "Post-processing")
 
 
-def _run_mdi(args: argparse.Namespace) -> int:
-    from qkdcircuits.engine.rounds import simulate_mdi
+def _engine_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments the MDI and BB84 engines share, checked before any circuit runs."""
     from qkdcircuits.noise import ArmNoise
 
-    noise = ArmNoise(depolarizing_prob=args.depolarizing, misalignment_rad=args.misalignment_rad)
-    result = simulate_mdi(
-        rounds=args.rounds,
-        variant=args.variant,
-        noise=noise,
-        z_basis_prob=args.z_basis_prob,
-        seed=args.seed,
-        shots=args.shots,
-        backend=fake_backend(args.fake_backend),
-    )
+    if args.counts_only and args.distill:
+        raise ValueError("--distill needs the sifted bits; it cannot run with --counts-only")
+    return {
+        "rounds": args.rounds,
+        "noise": ArmNoise(
+            depolarizing_prob=args.depolarizing, misalignment_rad=args.misalignment_rad
+        ),
+        "z_basis_prob": args.z_basis_prob,
+        "seed": args.seed,
+        "shots": args.shots,
+        "backend": fake_backend(args.fake_backend),
+    }
+
+
+def _run_mdi(args: argparse.Namespace) -> int:
+    from qkdcircuits.engine.counts import simulate_mdi_counts
+    from qkdcircuits.engine.rounds import simulate_mdi
+
+    simulate = simulate_mdi_counts if args.counts_only else simulate_mdi
+    result = simulate(variant=args.variant, **_engine_arguments(args))
     _emit(result, args, "MDI-QKD (qubit level)", [("BSM variant", args.variant)])
     return 0
 
 
 def _run_bb84(args: argparse.Namespace) -> int:
+    from qkdcircuits.engine.counts import simulate_bb84_counts
     from qkdcircuits.engine.rounds import simulate_bb84
-    from qkdcircuits.noise import ArmNoise
 
-    noise = ArmNoise(depolarizing_prob=args.depolarizing, misalignment_rad=args.misalignment_rad)
-    result = simulate_bb84(
-        rounds=args.rounds,
-        noise=noise,
-        z_basis_prob=args.z_basis_prob,
-        seed=args.seed,
-        shots=args.shots,
-        backend=fake_backend(args.fake_backend),
-    )
+    simulate = simulate_bb84_counts if args.counts_only else simulate_bb84
+    result = simulate(**_engine_arguments(args))
     _emit(result, args, "BB84 (qubit level)", [])
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``mdi`` and ``bb84`` subcommands to ``subparsers``."""
+    """Add the ``mdi`` and ``bb84`` subcommands to ``subparsers``.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        The ``abft-qkd`` dispatcher's sub-parsers.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="abft-qkd")
+    >>> register(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["mdi", "--rounds", "1e10", "--counts-only"])
+    >>> args.rounds, args.counts_only
+    (10000000000, True)
+    """
     mdi = subparsers.add_parser(
         "mdi",
         help="simulate qubit-level MDI-QKD rounds and print QBER and sifted key length",

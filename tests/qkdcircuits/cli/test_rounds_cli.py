@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from qkdcircuits.cli import build_parser, main
+from tests.helpers import binomial_tolerance
 
 
 def test_mdi_json_has_the_documented_keys(capsys):
@@ -47,13 +48,48 @@ def test_bb84_subcommand(capsys):
     [
         (["mdi", "--depolarizing", "1.5"], "depolarizing_prob"),
         (["mdi", "--rounds", "0"], "rounds"),
+        (["mdi", "--rounds", "1.5"], "--rounds: '1.5' is not a whole number"),
+        (["bb84", "--shots", "0"], "shots=0"),
+        (
+            ["mdi", "--fake-backend", "FakeProviderForBackendV2"],
+            "--fake-backend 'FakeProviderForBackendV2' is not a backend class",
+        ),
+        (["bb84", "--fake-backend", "no_such"], "--fake-backend 'no_such' is not a backend class"),
+        (["mdi", "--counts-only", "--distill"], "cannot run with --counts-only"),
     ],
 )
-def test_bad_arguments_exit_with_a_clear_message(capsys, argv, message):
+def test_bad_arguments_exit_with_one_clear_line(capsys, argv, message):
+    if "--fake-backend" in argv:
+        pytest.importorskip("qiskit_ibm_runtime")
     with pytest.raises(SystemExit) as excinfo:
         main(argv)
     assert excinfo.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_rounds_beyond_memory_say_how_much_and_point_to_counts_only(capsys, monkeypatch):
+    import qkdcircuits.engine._common as common
+
+    monkeypatch.setattr(common, "available_memory_bytes", lambda: 8 * 2**30)
+    with pytest.raises(SystemExit) as excinfo:
+        main(["mdi", "--rounds", "1e12", "--seed", "1"])
+    assert excinfo.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "rounds=1000000000000 needs 1.86e+03 GiB" in err and "--counts-only" in err
+
+
+def test_counts_only_runs_any_number_of_rounds(capsys):
+    argv = ["mdi", "--rounds", "1e10", "--counts-only", "--depolarizing", "0.1", "--seed", "3"]
+    code = main([*argv, "--json"])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["rounds"] == 10**10 and data["counts_only"] is True
+    assert data["sifted_z"] + data["sifted_x"] < data["rounds"]
+    expected = 0.1 - 0.1**2 / 2
+    assert abs(data["qber_z"] - expected) <= binomial_tolerance(expected, data["sifted_z"])
 
 
 def test_unknown_variant_is_rejected_by_argparse(capsys):
