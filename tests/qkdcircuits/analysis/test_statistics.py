@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -54,21 +55,108 @@ def test_clopper_pearson_is_wider_than_wilson_for_small_counts():
     assert cp[0] <= w[0] and cp[1] >= w[1]
 
 
+@functools.cache
+def _intervals_from_their_definition(n: int, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """95% intervals for k = 0..n computed from their definition, not by the code under test.
+
+    Clopper-Pearson: the p at which the binomial tails P(X >= k; p) and P(X <= k; p) equal
+    alpha/2, found by bisection on scipy's binomial distribution (the code uses beta quantiles).
+    Wilson: the p with (k/n - p)^2 = z^2 p (1 - p) / n, the two roots of a quadratic.
+    """
+    alpha, k = 0.05, np.arange(n + 1)
+    if method == "wilson":
+        z = stats.norm.isf(alpha / 2)
+        a, b, c = 1 + z * z / n, -(2 * k / n + z * z / n), (k / n) ** 2
+        root = np.sqrt(np.maximum(b * b - 4 * a * c, 0.0))
+        return (-b - root) / (2 * a), (-b + root) / (2 * a)
+
+    def solve(tail_minus_target):  # decreasing in p on [0, 1]: bisection to 2**-60
+        low, high = np.zeros(n + 1), np.ones(n + 1)
+        for _ in range(60):
+            mid = (low + high) / 2
+            above = tail_minus_target(mid) > 0
+            low, high = np.where(above, mid, low), np.where(above, high, mid)
+        return (low + high) / 2
+
+    lows = np.where(k == 0, 0.0, solve(lambda p: alpha / 2 - stats.binom.sf(k - 1, n, p)))
+    highs = np.where(k == n, 1.0, solve(lambda p: stats.binom.cdf(k, n, p) - alpha / 2))
+    return lows, highs
+
+
+def _covers(n: int, p: float, interval) -> np.ndarray:
+    """Per count k = 0..n, whether ``interval(k, n)`` contains p."""
+    return np.array([lo <= p <= hi for lo, hi in (interval(k, n) for k in range(n + 1))])
+
+
+def _exact_coverage(n: int, p: float, method: str) -> float:
+    """P(interval(K) contains p) for K ~ Binomial(n, p), with the intervals from their
+    definition: the binomial pmf summed over the covering counts."""
+    lows, highs = _intervals_from_their_definition(n, method)
+    covers = (lows <= p) & (p <= highs)
+    return float(stats.binom.pmf(np.arange(n + 1), n, p)[covers].sum())
+
+
+COVERAGE_POINTS = [(400, 0.05), (1000, 0.011)]
+COVERAGE_TRIALS = 20_000
+
+
+def _coverage_agrees(method: str, interval, seed: int = 0) -> bool:
+    """Simulated coverage of ``interval`` agrees with the independent exact coverage of ``method``.
+
+    At each (n, p): draw COVERAGE_TRIALS counts K ~ Binomial(n, p), count how often
+    ``interval(K, n)`` contains p, and compare with the exact coverage of the interval computed
+    from its definition, within the binomial tolerance of COVERAGE_TRIALS draws.
+    """
+    rng = np.random.default_rng(seed)
+    for n, p in COVERAGE_POINTS:
+        exact = _exact_coverage(n, p, method)
+        simulated = _covers(n, p, interval)[rng.binomial(n, p, size=COVERAGE_TRIALS)].mean()
+        if abs(simulated - exact) > binomial_tolerance(exact, COVERAGE_TRIALS):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("method", ["wilson", "clopper-pearson"])
+def test_intervals_match_their_definition(method):
+    for n in (1, 7, 400):
+        lows, highs = _intervals_from_their_definition(n, method)
+        for k in range(n + 1):
+            assert binomial_interval(k, n, method=method) == pytest.approx(
+                (lows[k], highs[k]), abs=1e-9
+            )
+
+
 @pytest.mark.parametrize("method", ["wilson", "clopper-pearson"])
 def test_interval_coverage_by_simulation(method):
-    """Empirical coverage at n=400, p=0.05 matches the exact coverage of the method."""
-    rng = np.random.default_rng(0)
-    n, p, trials = 400, 0.05, 4000
-    covers = np.array(
-        [lo <= p <= hi for lo, hi in (binomial_interval(k, n, method=method) for k in range(n + 1))]
-    )
-    # Exact coverage: the binomial mass of the counts whose interval contains p.
-    exact = float(stats.binom.pmf(np.arange(n + 1), n, p)[covers].sum())
-    assert exact > 0.93  # near nominal (Clopper-Pearson never below 0.95)
-    if method == "clopper-pearson":
-        assert exact >= 0.95
-    coverage = covers[rng.binomial(n, p, size=trials)].mean()
-    assert abs(coverage - exact) < binomial_tolerance(exact, trials)
+    """Simulated coverage of the code's intervals equals the independently computed coverage."""
+    assert _coverage_agrees(method, lambda k, n: binomial_interval(k, n, method=method))
+    for n, p in COVERAGE_POINTS:
+        exact = _exact_coverage(n, p, method)
+        # Clopper-Pearson never under-covers; Wilson is close to nominal at these (n, p).
+        assert exact >= 0.95 if method == "clopper-pearson" else abs(exact - 0.95) < 0.01
+
+
+@pytest.mark.parametrize(
+    ("method", "wrong"),
+    [
+        ("wilson", lambda k, n: binomial_interval(k, n, confidence=0.90)),
+        (
+            "clopper-pearson",
+            lambda k, n: binomial_interval(k, n, confidence=0.90, method="clopper-pearson"),
+        ),
+        ("clopper-pearson", lambda k, n: binomial_interval(k, n, method="wilson")),
+        (
+            "wilson",  # the Wald interval p_hat +- z sqrt(p_hat (1 - p_hat) / n)
+            lambda k, n: (
+                k / n - 1.959964 * math.sqrt(k / n * (1 - k / n) / n),
+                k / n + 1.959964 * math.sqrt(k / n * (1 - k / n) / n),
+            ),
+        ),
+    ],
+)
+def test_coverage_check_catches_a_wrong_interval(method, wrong):
+    """The simulation test above fails for intervals that are not the method they claim."""
+    assert not _coverage_agrees(method, wrong)
 
 
 @pytest.mark.parametrize(
