@@ -125,6 +125,7 @@ def sequential_cascade(alice: np.ndarray, bob: np.ndarray, qber: float, seed: in
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; print the table on stderr and the ``key=value`` line on stdout."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="sizes 10^4 and 10^5 (seconds)")
     parser.add_argument(

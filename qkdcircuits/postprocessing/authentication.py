@@ -61,7 +61,17 @@ TAG_BITS = 64
 
 
 class InsufficientKeyError(ValueError):
-    """The key pool holds fewer unused bits than requested."""
+    """The key pool holds fewer unused bits than requested.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> try:
+    ...     KeyPool(np.ones(8, dtype=np.uint8)).take(9)
+    ... except InsufficientKeyError as exc:
+    ...     print(exc)
+    n=9 bits requested but the key pool holds only 8
+    """
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,6 +180,11 @@ class KeyPool:
         -------
         (KeyPool, KeyPool)
             Alice's and Bob's pools.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``bits`` is not a one-dimensional array of 0/1 integers.
 
         Examples
         --------

@@ -87,6 +87,17 @@ class CascadeConfig:
         disables it. Any nonzero error pattern has odd parity on such a subset with probability
         exactly 1/2, so residual errors survive ``r`` clean checks with probability at most
         ``2**-r``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a field has the wrong type or is out of range (the message names it).
+
+    Examples
+    --------
+    >>> config = CascadeConfig(name="three-pass", passes=3, first_block_factor=0.8)
+    >>> config.pass_block_sizes(10_000, 0.02)
+    (40, 80, 160)
     """
 
     name: str = "cascade"
@@ -195,6 +206,14 @@ class CascadeResult:
         The configuration used.
     disclosed : numpy.ndarray
         Alice's disclosed parity bits in the order sent (the transcript to authenticate).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> key = np.zeros(1_000, dtype=np.uint8)
+    >>> result = cascade_reconcile(key, key.copy(), qber=0.05, seed=0)
+    >>> result.success, result.block_sizes, result.leaked_bits  # only the block parities
+    (True, (15, 30, 60, 120), 127)
     """
 
     bob_bits: np.ndarray = field(repr=False)
@@ -223,11 +242,11 @@ class CascadeResult:
 
     @property
     def ec_inefficiency(self) -> float:
-        """Reconciliation inefficiency ``f = leaked / (n H2(e))`` (>= 1 on average; 1 is the
-        Shannon limit), ``e`` the realised error rate.
+        """Reconciliation inefficiency ``f = leaked / (n H2(e))``, ``e`` the realised error rate.
 
-        ``nan`` when the keys were identical (``H2(0) = 0``). Martinez-Mateo et al. (2015) call
-        it the efficiency; it is the factor by which the leakage exceeds the minimum.
+        ``f >= 1`` on average, 1 being the Shannon limit; ``nan`` when the keys were identical
+        (``H2(0) = 0``). Martinez-Mateo et al. (2015) call it the efficiency; it is the factor
+        by which the leakage exceeds the minimum.
         """
         entropy = binary_entropy(self.error_rate) if self.length else 0.0
         return self.leaked_bits / (self.length * entropy) if entropy > 0 else math.nan
@@ -305,8 +324,7 @@ class _Pass:
 
     @classmethod
     def shuffled(cls, order: np.ndarray, block: int, n: int) -> _Pass:
-        """An ordinary pass: ``order`` (a permutation of ``range(n)``) cut into ``block``-bit
-        blocks."""
+        """Build an ordinary pass: the permutation ``order`` in ``block``-bit blocks."""
         n_blocks = -(-order.size // block)
         member = np.empty(n, dtype=np.min_scalar_type(n_blocks + 1))
         labels = np.arange(1, n_blocks + 1, dtype=member.dtype)
@@ -325,8 +343,7 @@ class _Pass:
         return np.flatnonzero(np.unpackbits(self.member)[: self.member.size * 8]).astype(np.int64)
 
     def blocks_of(self, positions: np.ndarray) -> np.ndarray:
-        """Block index (0-based) of each key position the pass holds; positions it does not hold
-        are dropped."""
+        """Block index (0-based) of each of ``positions`` the pass holds (others dropped)."""
         if self.order is not None:
             label = self.member[positions].astype(np.int64)
             return label[label > 0] - 1

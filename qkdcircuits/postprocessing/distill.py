@@ -260,6 +260,16 @@ class DistillAccounting:
         Whether the run produced no key.
     abort_reason : str or None
         Why.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> key = np.zeros(20_000, dtype=np.uint8)
+    >>> acc = distill_key(key, key.copy(), phase_error_rate=0.02, seed=0).accounting
+    >>> acc.sifted_bits == acc.estimation_bits + acc.reconciled_bits
+    True
+    >>> acc.reconciled_bits == acc.final_bits + acc.pa_removed_bits
+    True
     """
 
     sifted_bits: int
@@ -327,6 +337,14 @@ class DistillResult:
         authentication).
     tags : (AuthTag, AuthTag) or None
         The Wegman-Carter tags on them (public), ``None`` before authentication.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> key = np.zeros(20_000, dtype=np.uint8)
+    >>> result = distill_key(key, key.copy(), phase_error_rate=0.6, seed=0)
+    >>> result.aborted, result.final_length, result.tags is None
+    (True, 0, True)
     """
 
     alice_key: np.ndarray = field(repr=False)
@@ -742,13 +760,14 @@ def distill_rounds(
     auth_pools: tuple[KeyPool, KeyPool] | None = None,
     seed: SeedLike = None,
 ) -> DistillResult:
-    """Distil keys from a round-engine result (:class:`~qkdcircuits.engine.rounds.MDIRounds` or
-    :class:`~qkdcircuits.engine.rounds.BB84Rounds`).
+    """Distil keys from a round-engine result (``MDIRounds`` or ``BB84Rounds``).
 
-    The key is the sifted Z-basis string ``result.sifted_key("Z")``; the sifted X-basis rounds
-    ``result.sifted_key("X")`` are the test sample that bounds its phase-error rate (Shor and
-    Preskill, PRL 85, 441 (2000)), at failure probability ``config.pe_epsilon``. Without X-basis
-    rounds (``z_basis_prob=1``), or with too few, the run aborts: there is no fallback.
+    ``result`` is a :class:`~qkdcircuits.engine.rounds.MDIRounds` or
+    :class:`~qkdcircuits.engine.rounds.BB84Rounds`. The key is the sifted Z-basis string
+    ``result.sifted_key("Z")``; the sifted X-basis rounds ``result.sifted_key("X")`` are the
+    test sample that bounds its phase-error rate (Shor and Preskill, PRL 85, 441 (2000)), at
+    failure probability ``config.pe_epsilon``. Without X-basis rounds (``z_basis_prob=1``), or
+    with too few, the run aborts: there is no fallback.
 
     Parameters
     ----------

@@ -50,6 +50,13 @@ class ErrorVerificationResult:
         The two tags (Alice's is sent over the public channel).
     seed_bits : numpy.ndarray
         The public Toeplitz seed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> key = np.ones(100, dtype=np.uint8)
+    >>> verify_keys(key, key, tag_bits=16, seed=0).to_dict()
+    {'match': True, 'tag_bits': 16, 'failure_probability': 1.52587890625e-05}
     """
 
     match: bool

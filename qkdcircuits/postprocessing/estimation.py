@@ -106,6 +106,14 @@ class QBERSample:
         Threshold; the protocol aborts when ``qber > abort_qber``.
     keep : numpy.ndarray
         Boolean mask of the sifted positions not disclosed (the key that goes on).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> key = np.zeros(100, dtype=np.uint8)
+    >>> s = sample_qber(key, key, sample_fraction=0.2, seed=0)
+    >>> s.sample_size, s.errors, s.remaining, s.aborted
+    (20, 0, 80, False)
     """
 
     sample_size: int
@@ -139,7 +147,13 @@ class QBERSample:
         return int(np.count_nonzero(self.keep))
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready summary (the mask is not included)."""
+        """JSON-ready summary (the mask is not included).
+
+        Returns
+        -------
+        dict
+            Sample size, errors, QBER, its bound, the threshold and the abort verdict.
+        """
         return {
             "sample_size": self.sample_size,
             "errors": self.errors,
@@ -179,7 +193,18 @@ def sample_qber(
     method : {"clopper-pearson", "wilson"}
         Binomial bound.
     seed : int, numpy.random.Generator or None
-        Randomness of the sample positions.
+        Randomness of the sample positions (public).
+
+    Returns
+    -------
+    QBERSample
+        Sample size, errors, QBER and its bound, and the mask of the bits kept.
+
+    Raises
+    ------
+    ValueError
+        If the keys differ in length or hold values other than 0 and 1, a fraction or
+        threshold is outside [0, 1], or the method is unknown.
 
     Examples
     --------
