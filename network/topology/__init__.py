@@ -10,11 +10,12 @@
   (:mod:`network.topology.generators`): seeded random networks of any size, every link within
   reach, key-connected.
 * :func:`save_topology` / :func:`load_topology` (:mod:`network.topology.io`): JSON and GraphML
-  that round-trip exactly, written atomically.
+  that round-trip exactly, written atomically; :func:`resolve_topology` takes a scenario name or
+  a file path (what ``--topology NAME|FILE`` options need).
 """
 
 from network.topology.generators import random_geometric_topology, waxman_topology
-from network.topology.io import load_topology, save_topology
+from network.topology.io import load_topology, resolve_topology, save_topology
 from network.topology.model import (
     KEY_HOLDING_KINDS,
     NODE_KINDS,
@@ -34,6 +35,7 @@ __all__ = [
     "load_topology",
     "max_link_length_km",
     "random_geometric_topology",
+    "resolve_topology",
     "save_topology",
     "scenario",
     "waxman_topology",
