@@ -67,3 +67,19 @@ def test_bench_postprocessing_quick():
     assert values["bits"] == 100_000
     # Cascade's inefficiency at Q = 2% (Brassard and Salvail 1994: about 1.16 at 1% and 5%)
     assert 1.0 < values["cascade_f"] < 1.3
+
+
+@pytest.mark.slow
+def test_bench_rounds_quick():
+    values = run_quick("bench_rounds.py")
+    expected = {
+        "rounds_per_s",
+        "per_round_circuit_rounds_per_s",
+        "speedup",
+        "rng_floor_ratio",
+        "counts_rounds_per_s",
+        "counts_speedup",
+        "counts_peak_mib",
+    }
+    assert set(values) == expected
+    assert all(math.isfinite(v) and v > 0 for v in values.values())
