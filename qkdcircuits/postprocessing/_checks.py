@@ -43,3 +43,23 @@ def check_count(value: int, name: str) -> int:
     if value < 0:
         raise ValueError(f"{name}={value!r} must be >= 0")
     return int(value)
+
+
+def out_of_memory(what: str, needed_bytes: float, advice: str) -> MemoryError:
+    """A ``MemoryError`` that says what needed how much memory and what to do instead.
+
+    Parameters
+    ----------
+    what : str
+        The operation, e.g. ``"Cascade on 10^9 bits"``.
+    needed_bytes : float
+        Estimate of the memory it needs.
+    advice : str
+        What to do instead.
+
+    Returns
+    -------
+    MemoryError
+        To be raised (``from`` the original error).
+    """
+    return MemoryError(f"{what} needs about {needed_bytes / 2**30:.3g} GiB of memory; {advice}")

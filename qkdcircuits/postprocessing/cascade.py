@@ -45,6 +45,7 @@ from qkdcircuits._validation import (
 )
 from qkdcircuits.links.rates import binary_entropy
 from qkdcircuits.postprocessing._bits import check_pair
+from qkdcircuits.postprocessing._checks import out_of_memory
 
 __all__ = [
     "CASCADE_BICONF",
@@ -280,6 +281,10 @@ class CascadeResult:
 
 
 _EMPTY = np.zeros(0, dtype=np.int64)
+
+_BYTES_PER_KEY_BIT = 50
+"""Peak memory of :func:`cascade_reconcile` per key bit (4 passes: orders, block labels, the
+random subsets of BICONF and temporaries), for the out-of-memory message."""
 
 
 class _Pass:
@@ -556,6 +561,9 @@ def cascade_reconcile(
     ValueError
         If the keys are not 0/1 arrays of equal length, ``qber`` is outside [0, 1] or the preset
         is unknown.
+    MemoryError
+        If the key does not fit (about 50 bytes per bit): the message gives the estimate and
+        says to reconcile in blocks.
 
     Notes
     -----
@@ -594,31 +602,38 @@ def cascade_reconcile(
         empty = np.zeros(0, dtype=np.uint8)
         return CascadeResult(empty, 0, 0, 0, 0, (), 0, config, empty.copy())
 
-    sizes = config.pass_block_sizes(n, qber)
-    state = _Cascade(alice, bob, config.top_pass_batch)
-    index_type = np.int32 if n < 2**31 else np.int64
-    for block in sizes:
-        # the same permutation as rng.permutation(n), shuffled in place at half the memory
-        order = np.arange(n, dtype=index_type)
-        rng.shuffle(order)
-        state.add_pass(_Pass.shuffled(order, block, n))
-        state.settle()
+    try:
+        sizes = config.pass_block_sizes(n, qber)
+        state = _Cascade(alice, bob, config.top_pass_batch)
+        index_type = np.int32 if n < 2**31 else np.int64
+        for block in sizes:
+            # the same permutation as rng.permutation(n), shuffled in place at half the memory
+            order = np.arange(n, dtype=index_type)
+            rng.shuffle(order)
+            state.add_pass(_Pass.shuffled(order, block, n))
+            state.settle()
 
-    checks = 0
-    clean = 0
-    while clean < config.biconf_rounds:
-        # A uniformly random subset (each bit with probability 1/2, independently) as one block
-        # whose parity alone is disclosed: any nonzero error pattern then has odd overlap with
-        # probability exactly 1/2. A fixed-size half does not have that property (an all-ones
-        # pattern of even length always meets an even-sized half evenly).
-        mask = rng.random(n) < 0.5
-        checks += 1
-        if not mask.any():  # the empty subset: parity 0 on both sides, nothing disclosed
-            clean += 1
-            continue
-        clean = 0 if state.add_pass(_Pass.subset(mask)) else clean + 1
-        state.settle()
-
+        checks = 0
+        clean = 0
+        while clean < config.biconf_rounds:
+            # A uniformly random subset (each bit with probability 1/2, independently) as one block
+            # whose parity alone is disclosed: any nonzero error pattern then has odd overlap with
+            # probability exactly 1/2. A fixed-size half does not have that property (an all-ones
+            # pattern of even length always meets an even-sized half evenly).
+            mask = rng.random(n) < 0.5
+            checks += 1
+            if not mask.any():  # the empty subset: parity 0 on both sides, nothing disclosed
+                clean += 1
+                continue
+            clean = 0 if state.add_pass(_Pass.subset(mask)) else clean + 1
+            state.settle()
+    except MemoryError as exc:
+        raise out_of_memory(
+            f"Cascade on {n} bits",
+            _BYTES_PER_KEY_BIT * n,
+            "reconcile the key in independent blocks (e.g. 10^7 bits each: Cascade's cost and "
+            "leakage are additive over blocks)",
+        ) from exc
     corrected_bob = alice ^ state.errors
     disclosed = np.concatenate(state.disclosed) if state.disclosed else np.zeros(0, dtype=np.uint8)
     return CascadeResult(

@@ -43,7 +43,7 @@ from qkdcircuits._validation import (
 )
 from qkdcircuits.links.rates import binary_entropy
 from qkdcircuits.postprocessing._bits import check_bits, random_bits
-from qkdcircuits.postprocessing._checks import check_epsilon
+from qkdcircuits.postprocessing._checks import check_epsilon, out_of_memory
 
 __all__ = [
     "leftover_hash_length",
@@ -53,6 +53,9 @@ __all__ = [
     "toeplitz_hash_naive",
     "toeplitz_matrix",
 ]
+
+_MATRIX_LIMIT_BYTES = 1 << 31
+"""Largest explicit matrix :func:`toeplitz_matrix` builds (it needs 9 bytes per entry)."""
 
 DEFAULT_TILE = 1 << 20
 """Partition size (bits) of the FFT convolution: transforms of length about ``2**21``."""
@@ -98,6 +101,8 @@ def toeplitz_matrix(seed_bits: np.ndarray, n: int, m: int) -> np.ndarray:
     ------
     ValueError
         If ``seed_bits`` does not hold ``n + m - 1`` bits or a size is not positive.
+    MemoryError
+        If the matrix would take more than 2 GiB (9 bytes per entry while it is built).
 
     Examples
     --------
@@ -110,6 +115,12 @@ def toeplitz_matrix(seed_bits: np.ndarray, n: int, m: int) -> np.ndarray:
     seed = check_bits(seed_bits, "seed_bits")
     if seed.size != n + m - 1:
         raise ValueError(f"seed_bits has {seed.size} bits, need n + m - 1 = {n + m - 1}")
+    if 9 * m * n > _MATRIX_LIMIT_BYTES:
+        raise out_of_memory(
+            f"an explicit {m} x {n} Toeplitz matrix",
+            9 * m * n,
+            "use toeplitz_hash, which multiplies by the matrix without building it",
+        )
     i = np.arange(m)[:, None]
     j = np.arange(n)[None, :]
     return seed[i - j + n - 1]
@@ -184,6 +195,8 @@ def toeplitz_hash(
     RuntimeError
         If an output's FFT value is not within 0.25 of an integer (cannot happen for any key
         that fits in memory; the check makes exactness a verified property).
+    MemoryError
+        If the inputs and spectra do not fit: the message gives the estimate and what to do.
 
     Notes
     -----
@@ -211,6 +224,20 @@ def toeplitz_hash(
     n = x.size
     if m == 0 or n == 0:
         return np.zeros(m, dtype=np.uint8)
+    try:
+        return _partitioned_hash(x, seed, m, tile)
+    except MemoryError as exc:
+        raise out_of_memory(
+            f"a Toeplitz hash of {n} to {m} bits",
+            2.0 * (n + m) + (32.0 * m if m > tile else 0.0) + 64.0 * tile,
+            "distil the sifted key in smaller blocks (e.g. 10^7 bits per distill_key run, "
+            "each with its own parameter estimation)",
+        ) from exc
+
+
+def _partitioned_hash(x: np.ndarray, seed: np.ndarray, m: int, tile: int) -> np.ndarray:
+    """The partitioned overlap-save product of :func:`toeplitz_hash` (checked inputs)."""
+    n = x.size
     cols, rows = min(tile, n), min(tile, m)  # input chunk and output block sizes
     n_chunks, n_blocks = -(-n // cols), -(-m // rows)
     length = sp_fft.next_fast_len(rows + cols - 1, real=True)

@@ -14,6 +14,7 @@ from qkdcircuits.postprocessing import (
     CascadeConfig,
     cascade_reconcile,
 )
+from qkdcircuits.postprocessing import cascade as cascade_module
 from tests.helpers import Z_SCORE, binomial_tolerance
 
 
@@ -166,7 +167,9 @@ def test_inefficiency_definition():
     alice, bob = _keys(10_000, 0.05, 10)
     result = cascade_reconcile(alice, bob, qber=0.05, seed=3)
     e = result.initial_errors / 10_000
-    assert result.ec_inefficiency == pytest.approx(result.leaked_bits / (10_000 * binary_entropy(e)))
+    assert result.ec_inefficiency == pytest.approx(
+        result.leaked_bits / (10_000 * binary_entropy(e))
+    )
     record = result.to_dict()
     assert record["leaked_bits"] == result.leaked_bits and record["method"] == "cascade"
     assert record["ec_inefficiency"] == result.ec_inefficiency and "efficiency" not in record
@@ -207,3 +210,13 @@ def test_argument_validation():
         cascade_reconcile(a, a, qber=0.1, config="ldpc")
     with pytest.raises(TypeError, match="config"):
         cascade_reconcile(a, a, qber=0.1, config=3)
+
+
+def test_out_of_memory_says_how_much_and_what_to_do(monkeypatch):
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(cascade_module._Pass, "shuffled", exhausted)
+    alice, bob = _keys(10_000, 0.02, 1)
+    with pytest.raises(MemoryError, match=r"Cascade on 10000 bits needs about .* GiB.*blocks"):
+        cascade_reconcile(alice, bob, qber=0.02, seed=1)

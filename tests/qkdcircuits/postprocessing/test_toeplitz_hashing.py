@@ -18,6 +18,7 @@ from qkdcircuits.postprocessing import (
     toeplitz_hash_naive,
     toeplitz_matrix,
 )
+from qkdcircuits.postprocessing import toeplitz as toeplitz_module
 from tests.helpers import Z_SCORE
 
 
@@ -163,3 +164,18 @@ def test_validation():
     with pytest.raises(ValueError, match="one-dimensional"):
         toeplitz_hash(np.ones((2, 2), dtype=np.uint8), np.ones(5, dtype=np.uint8), 4)
     assert toeplitz_hash(x, np.zeros(0, dtype=np.uint8), 0).size == 0
+
+
+def test_memory_errors_say_how_much_and_what_to_do(monkeypatch):
+    s = np.zeros(200_000 + 100_000 - 1, dtype=np.uint8)
+    with pytest.raises(MemoryError, match=r"100000 x 200000 Toeplitz matrix needs about 168 GiB"):
+        toeplitz_matrix(s, 200_000, 100_000)
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(toeplitz_module, "_partitioned_hash", exhausted)
+    x = np.ones(4_000_000, dtype=np.uint8)
+    # 2 (n + m) padded bytes + 32 m bytes of spectra + 64 tile bytes of transforms = 0.133 GiB
+    with pytest.raises(MemoryError, match=r"4000000 to 2000000 bits needs about 0\.133 .*smaller"):
+        toeplitz_hash(x, np.ones(5_999_999, dtype=np.uint8), 2_000_000)
