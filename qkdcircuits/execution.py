@@ -613,6 +613,11 @@ def runtime_sampler(
     client_side : bool
         Prefer the client-side sampler when available.
 
+    Returns
+    -------
+    qiskit_ibm_runtime.executor_sampler.Sampler or qiskit_ibm_runtime.SamplerV2
+        A SamplerV2 to pass as ``sampler=``.
+
     Raises
     ------
     ImportError

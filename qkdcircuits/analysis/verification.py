@@ -95,6 +95,12 @@ class VerificationResult:
         The same quantity from the exact distributions (Aer default path), else ``None``.
     metadata : dict
         Noise, provenance.
+
+    Examples
+    --------
+    >>> result = fidelity_bound_from_counts([1000, 1000], [1000, 1000], threshold=0.9)
+    >>> result.estimate, result.total_shots, result.to_dict()["passed"]
+    (1.0, 2000, True)
     """
 
     test: str
@@ -189,6 +195,17 @@ def fidelity_bound_from_counts(
     metadata : dict, optional
         Stored in the result.
 
+    Returns
+    -------
+    VerificationResult
+        ``estimate`` is the bound from frequencies; ``low``/``high`` the union-bound interval.
+
+    Raises
+    ------
+    ValueError
+        For counts of different lengths, ``accepted > shots``, ``shots < 1`` or an invalid
+        confidence.
+
     Examples
     --------
     >>> result = fidelity_bound_from_counts([990, 985], [1000, 1000], threshold=0.9)
@@ -238,6 +255,20 @@ def chsh_from_counts(
         Joint coverage of the interval.
     threshold : float
         The lower end must exceed it to pass (2: the local-realist bound).
+    exact : float, optional
+        The value from exact probabilities, when known.
+    metadata : dict, optional
+        Stored in the result.
+
+    Returns
+    -------
+    VerificationResult
+
+    Raises
+    ------
+    ValueError
+        Unless there are exactly four settings with ``0 <= same <= shots``, or for an invalid
+        confidence.
 
     Examples
     --------

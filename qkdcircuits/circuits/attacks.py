@@ -38,11 +38,29 @@ def intercept_resend_circuit(
     a CNOT and rotates back (the photon leaves dephased in her basis, as if measured and
     resent); the channel acts; Bob measures.
 
+    Parameters
+    ----------
+    alice_basis, eve_basis, bob_basis : {"Z", "X"}
+        Preparation, interception and measurement bases.
+    alice_bit : {0, 1}
+        Alice's bit.
+    channel : ArmNoise
+        The channel between Eve and Bob.
+    explicit_channels : bool
+        Insert the depolarising channel as an Aer instruction (Aer only).
+
     Returns
     -------
     QuantumCircuit
         Qubits ``photon`` and ``eve``; registers ``bob_bit`` (bit 0 of the outcome) and
         ``eve_bit`` (bit 1).
+
+    Raises
+    ------
+    TypeError
+        If ``channel`` is not an :class:`~qkdcircuits.noise.ArmNoise`.
+    ValueError
+        For an invalid basis or bit (the message names the argument).
 
     Examples
     --------
@@ -114,6 +132,13 @@ def dishonest_relay_circuit(
         and ``relay`` (Charlie's Z readings of Alice's and Bob's photons, bits 2-3; zeros for
         ``"random"``).
 
+    Raises
+    ------
+    TypeError
+        If a channel is not an :class:`~qkdcircuits.noise.ArmNoise`.
+    ValueError
+        For an invalid strategy, variant, basis or bit (the message names the argument).
+
     Examples
     --------
     >>> qc = dishonest_relay_circuit(alice_basis="X", alice_bit=0, bob_basis="X", bob_bit=0)
@@ -171,6 +196,23 @@ def corrupted_ghz_state(n_qubits: int, *, strategy: str) -> QuantumCircuit:
 
     ``"eve-ancilla"`` returns ``n_qubits + 1`` qubits, the last one Eve's (never measured by the
     parties); ``"phase-flip"`` returns ``n_qubits`` qubits in ``(|0..0> - |1..1>)/sqrt(2)``.
+
+    Parameters
+    ----------
+    n_qubits : int
+        Number of parties (2..12).
+    strategy : {"eve-ancilla", "phase-flip"}
+        How the source is corrupted.
+
+    Returns
+    -------
+    QuantumCircuit
+        The state preparation, no measurements.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an unknown strategy or a number of parties outside 2..12.
 
     Examples
     --------

@@ -34,7 +34,31 @@ __all__ = [
 def prepare_bb84_state(
     circuit: QuantumCircuit, qubit: Qubit | int, *, basis: str, bit: int
 ) -> None:
-    """Append the gates that prepare BB84 state ``(basis, bit)`` on ``qubit`` from ``|0>``."""
+    """Append the gates that prepare BB84 state ``(basis, bit)`` on ``qubit`` from ``|0>``.
+
+    Parameters
+    ----------
+    circuit : QuantumCircuit
+        Circuit to append to (in place).
+    qubit : qiskit.circuit.Qubit or int
+        The photon's qubit, in ``|0>``.
+    basis : {"Z", "X"}
+        Preparation basis.
+    bit : {0, 1}
+        Encoded bit: ``|0>``/``|1>`` in Z, ``|+>``/``|->`` in X.
+
+    Raises
+    ------
+    ValueError
+        For a basis other than "Z"/"X" or a bit other than 0/1 (the message names the argument).
+
+    Examples
+    --------
+    >>> qc = QuantumCircuit(1)
+    >>> prepare_bb84_state(qc, 0, basis="X", bit=1)
+    >>> [inst.operation.name for inst in qc.data]
+    ['x', 'h']
+    """
     basis = check_basis(basis)
     bit = check_bit(bit)
     if bit:
@@ -55,6 +79,16 @@ def bb84_state_preparation(*, basis: str, bit: int, name: str = "alice") -> Quan
     name : str
         Name of the quantum register.
 
+    Returns
+    -------
+    QuantumCircuit
+        One qubit, no measurement.
+
+    Raises
+    ------
+    ValueError
+        For a basis other than "Z"/"X" or a bit other than 0/1 (the message names the argument).
+
     Examples
     --------
     >>> from qiskit.quantum_info import Statevector
@@ -68,7 +102,29 @@ def bb84_state_preparation(*, basis: str, bit: int, name: str = "alice") -> Quan
 
 
 def bb84_measurement(*, basis: str, name: str = "bob") -> QuantumCircuit:
-    """One-qubit circuit that measures in ``basis`` into a classical register ``bob_bit``."""
+    """One-qubit circuit that measures in ``basis`` into a classical register ``bob_bit``.
+
+    Parameters
+    ----------
+    basis : {"Z", "X"}
+        Measurement basis (X: a Hadamard, then a Z measurement).
+    name : str
+        Name of the quantum register.
+
+    Returns
+    -------
+    QuantumCircuit
+
+    Raises
+    ------
+    ValueError
+        For a basis other than "Z" or "X".
+
+    Examples
+    --------
+    >>> bb84_measurement(basis="X").count_ops()["h"]
+    1
+    """
     basis = check_basis(basis)
     qreg = QuantumRegister(1, name)
     creg = ClassicalRegister(1, "bob_bit")
@@ -105,6 +161,13 @@ def bb84_circuit(
     -------
     QuantumCircuit
         One qubit ``photon`` and one classical bit in the register ``bob_bit``.
+
+    Raises
+    ------
+    TypeError
+        If ``channel`` is not an :class:`~qkdcircuits.noise.ArmNoise`.
+    ValueError
+        For an invalid basis or bit (the message names the argument).
 
     Examples
     --------

@@ -270,6 +270,11 @@ def five_qubit_encoder(secret: QuantumCircuit | None = None) -> QuantumCircuit:
     QuantumCircuit
         Five qubits in the register ``share``; no measurements.
 
+    Raises
+    ------
+    ValueError
+        If ``secret`` is not a one-qubit circuit without measurements.
+
     Examples
     --------
     >>> from qiskit.quantum_info import Pauli, Statevector
@@ -315,6 +320,11 @@ def share_reconstruction_circuit(shares: Iterable[int]) -> QuantumCircuit:
         Three qubits in the register ``share``; after it, qubit 0 holds the secret and qubits
         1-2 are left entangled with the two shares not used.
 
+    Raises
+    ------
+    ValueError
+        If ``shares`` are not three distinct shares in 0..4.
+
     Examples
     --------
     >>> from qiskit.quantum_info import DensityMatrix, Statevector, partial_trace, state_fidelity
@@ -337,5 +347,15 @@ def share_reconstruction_circuit(shares: Iterable[int]) -> QuantumCircuit:
 
 
 def all_triples() -> list[tuple[int, int, int]]:
-    """The ten triples of shares of the ((3,5)) scheme."""
+    """The ten triples of shares of the ((3,5)) scheme, each sorted.
+
+    Returns
+    -------
+    list of (int, int, int)
+
+    Examples
+    --------
+    >>> len(all_triples()), all_triples()[0]
+    (10, (0, 1, 2))
+    """
     return list(itertools.combinations(range(_NUM_SHARES), 3))

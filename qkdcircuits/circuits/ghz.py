@@ -35,6 +35,23 @@ def ghz_state(n_qubits: int, *, register: str = "party") -> QuantumCircuit:
     A chain (``0 -> 1 -> 2 ...``) rather than a star needs only nearest-neighbour couplings on a
     device.
 
+    Parameters
+    ----------
+    n_qubits : int
+        Number of qubits (2..12).
+    register : str
+        Name of the quantum register.
+
+    Returns
+    -------
+    QuantumCircuit
+        No measurements.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``n_qubits`` is not an integer in 2..12.
+
     Examples
     --------
     >>> from qiskit.quantum_info import Statevector
@@ -92,6 +109,12 @@ def hbb_circuit(
     QuantumCircuit
         Qubits ``party``; classical register ``bits`` (bit ``i`` = party ``i``).
 
+    Raises
+    ------
+    TypeError, ValueError
+        For a basis other than X or Y, a number of parties outside 2..12, or noise of the wrong
+        kind or length.
+
     Examples
     --------
     >>> qc = hbb_circuit(bases="XYY")
@@ -116,4 +139,11 @@ def hbb_circuit(
 
 
 def setting_bases(setting: int, n_parties: int) -> str:
+    """The bases of setting index ``setting``: party ``i`` measures Y when bit ``i`` is set.
+
+    Examples
+    --------
+    >>> setting_bases(0b110, 3)
+    'XYY'
+    """
     return "".join(PARTY_BASES[(setting >> i) & 1] for i in range(n_parties))

@@ -60,7 +60,16 @@ BSM_VARIANTS: tuple[str, str] = ("gate", "linear-optics")
 
 
 class BellOutcome(enum.IntEnum):
-    """Bell-state measurement outcome; the value is the integer read from the ``bsm`` register."""
+    """Bell-state measurement outcome; the value is the integer read from the ``bsm`` register.
+
+    Bit 0 of the value is the phase (0 for +, 1 for -) and bit 1 the parity (0 for phi, 1 for
+    psi), as the gate BSM reads them.
+
+    Examples
+    --------
+    >>> BellOutcome(3).name, int(BellOutcome.PSI_PLUS)
+    ('PSI_MINUS', 2)
+    """
 
     PHI_PLUS = 0
     PHI_MINUS = 1
@@ -75,6 +84,21 @@ def check_variant(variant: str) -> str:
 
 def heralded_outcomes(variant: str) -> np.ndarray:
     """Boolean mask over the four ``bsm`` values: which outcomes the relay announces as success.
+
+    Parameters
+    ----------
+    variant : {"gate", "linear-optics"}
+        The gate BSM resolves all four Bell states; linear optics only psi+ and psi-.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(4,)``, boolean, indexed by :class:`BellOutcome` value.
+
+    Raises
+    ------
+    ValueError
+        For an unknown variant.
 
     Examples
     --------
@@ -91,7 +115,25 @@ def bob_flip(basis_code: np.ndarray | int, outcome: np.ndarray | int) -> np.ndar
     """Whether Bob flips his bit, for basis codes (0 = Z, 1 = X) and ``bsm`` values.
 
     Z basis: flip on psi (parity bit ``outcome >> 1``). X basis: flip on a minus sign (phase bit
-    ``outcome & 1``). Works elementwise on numpy arrays.
+    ``outcome & 1``) (H.-K. Lo, M. Curty, B. Qi, PRL 108, 130503 (2012); the table in the module
+    docstring).
+
+    Parameters
+    ----------
+    basis_code : int or numpy.ndarray
+        Bob's (and Alice's) basis per round, 0 = Z, 1 = X.
+    outcome : int or numpy.ndarray
+        The announced :class:`BellOutcome` value per round.
+
+    Returns
+    -------
+    int or numpy.ndarray
+        1 where Bob flips his bit (uint8 for arrays), elementwise.
+
+    Examples
+    --------
+    >>> bob_flip(0, BellOutcome.PSI_PLUS), bob_flip(1, BellOutcome.PSI_PLUS)
+    (1, 0)
     """
     basis_code = np.asarray(basis_code)
     outcome = np.asarray(outcome)
@@ -131,6 +173,13 @@ def mdi_bsm_circuit(
     QuantumCircuit
         Qubits ``alice`` and ``bob``; classical register ``bsm`` whose value is a
         :class:`BellOutcome`.
+
+    Raises
+    ------
+    TypeError
+        If a channel is not an :class:`~qkdcircuits.noise.ArmNoise`.
+    ValueError
+        For an invalid basis, bit or variant (the message names the argument).
 
     Examples
     --------

@@ -76,6 +76,14 @@ def pauli_measurement_circuit(
     QuantumCircuit
         With a classical register ``m``: bit ``i`` is qubit ``i``'s outcome (0 = +1 eigenvalue).
 
+    Raises
+    ------
+    TypeError
+        If ``state`` is not a ``QuantumCircuit`` or ``noise`` not one or more ``ArmNoise``.
+    ValueError
+        If ``bases`` has a letter other than X, Y, Z, I, more letters than ``state`` has qubits,
+        or ``state`` already measures something.
+
     Examples
     --------
     >>> qc = pauli_measurement_circuit(ghz_state(3), "XXX")
@@ -100,6 +108,13 @@ def pauli_measurement_circuit(
 
 
 def bell_state() -> QuantumCircuit:
+    """Circuit preparing ``|Phi+> = (|00> + |11>)/sqrt(2)`` (the two-qubit GHZ state).
+
+    Examples
+    --------
+    >>> bell_state().name, bell_state().num_qubits
+    ('bell_phi_plus', 2)
+    """
     circuit = ghz_state(2)
     circuit.name = "bell_phi_plus"
     return circuit
@@ -115,12 +130,34 @@ def chsh_circuit(
     """``|Phi+>``, one arm per photon, and measurements along angles in the X-Z plane.
 
     Angle ``a`` measures ``cos(a) Z + sin(a) X``: ``RY(-a)`` then a Z measurement. For ``|Phi+>``
-    the correlator is ``E(a, b) = cos(a - b)``.
+    the correlator is ``E(a, b) = cos(a - b)`` (J. F. Clauser, M. A. Horne, A. Shimony, R. A.
+    Holt, PRL 23, 880 (1969)).
+
+    Parameters
+    ----------
+    alice_angle_rad, bob_angle_rad : float
+        Measurement angles in the X-Z plane, in radians (:data:`CHSH_ANGLES` for the test).
+    noise : ArmNoise or sequence of two ArmNoise
+        Channel on each photon before its measurement.
+    explicit_channels : bool
+        Insert depolarising channels as Aer instructions (Aer only).
 
     Returns
     -------
     QuantumCircuit
         Register ``m``: bit 0 Alice's outcome, bit 1 Bob's.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an angle is not a finite real number or ``noise`` is not one or two ``ArmNoise``.
+
+    Examples
+    --------
+    >>> from qkdcircuits.execution import outcome_distributions
+    >>> (dist,) = outcome_distributions(chsh_circuit(alice_angle_rad=0.0, bob_angle_rad=0.0))
+    >>> dist.probabilities.round(3).tolist()  # equal outcomes: E = cos(0) = 1
+    [0.5, 0.0, 0.0, 0.5]
     """
     alice = check_real(alice_angle_rad, "alice_angle_rad")
     bob = check_real(bob_angle_rad, "bob_angle_rad")

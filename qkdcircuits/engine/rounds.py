@@ -249,7 +249,8 @@ class MDIRounds(_Rounds):
 class BB84Rounds(_Rounds):
     """N sampled prepare-and-measure BB84 rounds and their sifting statistics.
 
-    Returned by :func:`simulate_bb84`. Settings are packed as
+    Returned by :func:`simulate_bb84` (its fields are those of :class:`MDIRounds`; there are no
+    constructor parameters to call by hand). Settings are packed as
     ``alice_basis << 2 | alice_bit << 1 | bob_basis``; ``outcomes`` holds Bob's measured bit.
     Fields as in :class:`MDIRounds` (``table`` has shape ``(2, 2, 2, 2)``; every round is
     heralded).

@@ -70,6 +70,16 @@ def verify_ghz(
     backend, sampler, noise_model, optimization_level
         Where the circuits run; see :func:`qkdcircuits.execution.outcome_distributions`.
 
+    Returns
+    -------
+    VerificationResult
+        The bound ``p_X + p_Z - 1`` with its interval (Toth-Guehne, PRL 94, 060501 (2005)).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For any invalid argument (named in the message), checked before any circuit runs.
+
     Examples
     --------
     >>> result = verify_ghz(3, shots=2000, noise=ArmNoise(depolarizing_prob=0.05), seed=1)
@@ -106,7 +116,20 @@ def verify_bell_pair(
     """Verify a ``|Phi+>`` source by its stabilisers XX and ZZ: ``F >= (<XX> + <ZZ>)/2``.
 
     The GHZ bound for two qubits (``p_X + p_Z - 1``). ``F > 1/2`` certifies entanglement.
-    Parameters as in :func:`verify_ghz`.
+
+    Parameters
+    ----------
+    shots, noise, confidence, threshold, seed, backend, sampler, noise_model, optimization_level
+        As in :func:`verify_ghz` (``noise``: one arm for both photons, or one per photon).
+
+    Returns
+    -------
+    VerificationResult
+
+    Raises
+    ------
+    TypeError, ValueError
+        For any invalid argument (named in the message), checked before any circuit runs.
 
     Examples
     --------
@@ -142,7 +165,27 @@ def verify_chsh(
     """CHSH test of a ``|Phi+>`` source: four settings at :data:`CHSH_ANGLES`.
 
     Passes when the lower end of the interval on ``S`` exceeds ``threshold`` (2 by default: a
-    certified Bell violation). Parameters as in :func:`verify_ghz`.
+    certified Bell violation; J. F. Clauser et al., PRL 23, 880 (1969)).
+
+    Parameters
+    ----------
+    shots : int
+        Shots per setting (four settings).
+    noise, confidence, seed, backend, sampler, noise_model, optimization_level
+        As in :func:`verify_ghz`.
+    threshold : float
+        Value the lower end of the interval on ``S`` must exceed.
+
+    Returns
+    -------
+    VerificationResult
+        ``S`` with its interval; ``exact`` is ``2 sqrt(2) (1 - p_A)(1 - p_B)`` for depolarising
+        arms on the exact path.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For any invalid argument (named in the message), checked before any circuit runs.
 
     Examples
     --------
@@ -232,6 +275,18 @@ def verify_encoded_state(
         A five-qubit preparation to verify instead of the dealer's encoder (e.g. a faulty one).
     shots, noise, confidence, threshold, seed, backend, sampler, noise_model, optimization_level
         As in :func:`verify_ghz` (``noise``: one arm per share).
+
+    Returns
+    -------
+    VerificationResult
+        The bound ``1 - sum_i (1 - <S_i>)/2`` (with the logical operator as a fifth term when
+        ``secret`` is given) and its interval.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an unknown secret, a ``state`` that is not a circuit of at least five qubits, or any
+        invalid run argument, checked before any circuit runs.
 
     Examples
     --------
