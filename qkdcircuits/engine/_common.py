@@ -56,27 +56,24 @@ class RunSetup:
 
 
 def prepare_run(
-    *,
     rounds: int,
     seed: SeedLike,
-    backend: Any,
-    sampler: Any,
-    shots: int | None,
-    noise_model: Any,
+    target: ExecutionTarget,
     z_basis_prob: float = 0.5,
     confidence: float = 0.95,
     interval: str = "wilson",
+    *,
     bytes_per_round: int = 0,
     counts_path: str | None = None,
 ) -> RunSetup:
     """Check every argument under the caller's parameter names, then build the Generator.
 
-    Nothing runs before this returns, so a bad backend, a probability out of range or more
-    rounds than memory holds fail at once. ``bytes_per_round`` is what the result keeps per
-    round (checked by :func:`check_round_memory`, which names ``counts_path``).
+    ``target`` is the caller's :class:`~qkdcircuits.execution.ExecutionTarget` (validated when
+    it was built). Nothing runs before this returns, so a bad backend, a probability out of
+    range or more rounds than memory holds fail at once. ``bytes_per_round`` is what the result
+    keeps per round (checked by :func:`check_round_memory`, which names ``counts_path``).
     """
     rounds = check_positive_int(rounds, "rounds")
-    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
     z_basis_prob = check_probability(z_basis_prob, "z_basis_prob")
     confidence = check_confidence(confidence)
     check_choice(interval, "interval", INTERVAL_METHODS)

@@ -279,17 +279,9 @@ def simulate_intercept_resend(
     """
     p = check_probability(attack_prob, "attack_prob")
     noise = check_arm(noise, "noise")
+    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
     run = prepare_run(
-        rounds=rounds,
-        seed=seed,
-        backend=backend,
-        sampler=sampler,
-        shots=shots,
-        noise_model=noise_model,
-        z_basis_prob=z_basis_prob,
-        confidence=confidence,
-        interval=interval,
-        bytes_per_round=BYTES_PER_ROUND,
+        rounds, seed, target, z_basis_prob, confidence, interval, bytes_per_round=BYTES_PER_ROUND
     )
     table = _intercept_table(noise, run.target, run.circuit_seed)
     basis = bit_distribution(1.0 - run.z_basis_prob)  # P(code 0 = Z), P(code 1 = X)
@@ -381,17 +373,9 @@ def simulate_dishonest_relay(
     strategy = check_choice(strategy, "strategy", RELAY_STRATEGIES)
     variant = check_variant(variant)
     alice, bob = split_arm_noise(noise)
+    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
     run = prepare_run(
-        rounds=rounds,
-        seed=seed,
-        backend=backend,
-        sampler=sampler,
-        shots=shots,
-        noise_model=noise_model,
-        z_basis_prob=z_basis_prob,
-        confidence=confidence,
-        interval=interval,
-        bytes_per_round=BYTES_PER_ROUND,
+        rounds, seed, target, z_basis_prob, confidence, interval, bytes_per_round=BYTES_PER_ROUND
     )
     cheating = [
         dishonest_relay_circuit(
@@ -500,13 +484,11 @@ def simulate_corrupted_source(
     strategy = check_choice(strategy, "strategy", SOURCE_CORRUPTIONS)
     n = check_parties(n_parties)
     arms = noise_per_party(noise, n)
+    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
     run = prepare_run(
-        rounds=rounds,
-        seed=seed,
-        backend=backend,
-        sampler=sampler,
-        shots=shots,
-        noise_model=noise_model,
+        rounds,
+        seed,
+        target,
         confidence=confidence,
         interval=interval,
         bytes_per_round=BYTES_PER_ROUND,

@@ -42,6 +42,7 @@ from qkdcircuits.engine._common import (
 )
 from qkdcircuits.engine._sampling import COUNT_BLOCK_ROUNDS, check_chunk_rounds, sample_counts
 from qkdcircuits.engine._tables import bb84_table, mdi_table
+from qkdcircuits.execution import ExecutionTarget
 from qkdcircuits.noise import NOISELESS, ArmNoise, check_arm, split_arm_noise
 
 __all__ = ["COUNT_BLOCK_ROUNDS", "RoundCounts", "simulate_bb84_counts", "simulate_mdi_counts"]
@@ -212,17 +213,8 @@ interval
     """
     variant = check_variant(variant)
     alice, bob = split_arm_noise(noise)
-    run = prepare_run(
-        rounds=rounds,
-        seed=seed,
-        backend=backend,
-        sampler=sampler,
-        shots=shots,
-        noise_model=noise_model,
-        z_basis_prob=z_basis_prob,
-        confidence=confidence,
-        interval=interval,
-    )
+    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
+    run = prepare_run(rounds, seed, target, z_basis_prob, confidence, interval)
     chunk_rounds = check_chunk_rounds(chunk_rounds, run.rounds)
     table = mdi_table(variant, alice, bob, run.target, run.circuit_seed)
     metadata = mdi_metadata(variant, alice, bob, run.z_basis_prob, run.provenance())
@@ -272,17 +264,8 @@ def simulate_bb84_counts(
     True
     """
     noise = check_arm(noise, "noise")
-    run = prepare_run(
-        rounds=rounds,
-        seed=seed,
-        backend=backend,
-        sampler=sampler,
-        shots=shots,
-        noise_model=noise_model,
-        z_basis_prob=z_basis_prob,
-        confidence=confidence,
-        interval=interval,
-    )
+    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
+    run = prepare_run(rounds, seed, target, z_basis_prob, confidence, interval)
     chunk_rounds = check_chunk_rounds(chunk_rounds, run.rounds)
     table = bb84_table(noise, run.target, run.circuit_seed)
     metadata = bb84_metadata(noise, run.z_basis_prob, run.provenance())

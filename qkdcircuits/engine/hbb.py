@@ -321,13 +321,11 @@ def simulate_hbb(
     """
     n_parties = check_parties(n_parties)
     arms = noise_per_party(noise, n_parties)
+    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
     run = prepare_run(
-        rounds=rounds,
-        seed=seed,
-        backend=backend,
-        sampler=sampler,
-        shots=shots,
-        noise_model=noise_model,
+        rounds,
+        seed,
+        target,
         confidence=confidence,
         interval=interval,
         bytes_per_round=BYTES_PER_ROUND,

@@ -361,16 +361,14 @@ def simulate_mdi(
     """
     variant = check_variant(variant)
     alice, bob = split_arm_noise(noise)
+    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
     run = prepare_run(
-        rounds=rounds,
-        seed=seed,
-        backend=backend,
-        sampler=sampler,
-        shots=shots,
-        noise_model=noise_model,
-        z_basis_prob=z_basis_prob,
-        confidence=confidence,
-        interval=interval,
+        rounds,
+        seed,
+        target,
+        z_basis_prob,
+        confidence,
+        interval,
         bytes_per_round=BYTES_PER_ROUND,
         counts_path="simulate_mdi_counts",
     )
@@ -435,16 +433,14 @@ def simulate_bb84(
     True
     """
     noise = check_arm(noise, "noise")
+    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
     run = prepare_run(
-        rounds=rounds,
-        seed=seed,
-        backend=backend,
-        sampler=sampler,
-        shots=shots,
-        noise_model=noise_model,
-        z_basis_prob=z_basis_prob,
-        confidence=confidence,
-        interval=interval,
+        rounds,
+        seed,
+        target,
+        z_basis_prob,
+        confidence,
+        interval,
         bytes_per_round=BYTES_PER_ROUND,
         counts_path="simulate_bb84_counts",
     )
