@@ -27,12 +27,22 @@ def as_generator(seed: int | np.random.Generator | None, name: str = "seed") -> 
     name : str
         Parameter name used in error messages.
 
+    Returns
+    -------
+    numpy.random.Generator
+
     Raises
     ------
     TypeError
         If ``seed`` is of any other type (``RandomState``, float, bool, ...).
     ValueError
         If ``seed`` is a negative integer.
+
+    Examples
+    --------
+    >>> rng = as_generator(3)
+    >>> as_generator(rng) is rng, int(as_generator(3).integers(10)) == int(rng.integers(10))
+    (True, True)
     """
     if isinstance(seed, np.random.Generator):
         return seed

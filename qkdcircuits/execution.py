@@ -490,7 +490,10 @@ def _readout_matrices(noise_model: Any, num_qubits: int) -> list[np.ndarray | No
             continue
         matrix = np.asarray(error["probabilities"], dtype=float)
         if matrix.shape != (2, 2):
-            raise ValueError("only single-qubit read-out errors are supported on the exact path")
+            raise ValueError(
+                "noise_model has a multi-qubit read-out error; the exact path supports only "
+                "single-qubit ones (pass shots=... to sample it)"
+            )
         qubit_sets = error.get("gate_qubits")
         if qubit_sets is None:
             default = matrix

@@ -148,7 +148,7 @@ def _check_counts(
             f"accepted ({len(accepted)}) and shots ({len(shots)}) need the same non-zero length"
         )
     if expected is not None and len(accepted) != expected:
-        raise ValueError(f"need {expected} settings, got {len(accepted)}")
+        raise ValueError(f"accepted and shots need {expected} settings, got {len(accepted)}")
     for a, n in zip(accepted, shots, strict=True):
         if n < 1 or not 0 <= a <= n:
             raise ValueError(f"need 0 <= accepted <= shots and shots >= 1, got {a}/{n}")

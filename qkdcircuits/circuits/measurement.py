@@ -39,7 +39,7 @@ def _measured_copy(
     if state.num_clbits:
         raise ValueError(f"state {state.name!r} must not measure anything")
     if width > state.num_qubits:
-        raise ValueError(f"{width} bases for a {state.num_qubits}-qubit state")
+        raise ValueError(f"bases has {width} entries but state has {state.num_qubits} qubits")
     circuit = state.copy()
     register = ClassicalRegister(width, "m")
     circuit.add_register(register)
