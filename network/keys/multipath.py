@@ -29,9 +29,11 @@ Reconstruction and key confirmation
     from the source's, however many paths are corrupted; and it accepts the source's key
     whenever at least ``k`` shares arrive unaltered, which holds whenever the withholding or
     corrupting nodes sit on at most ``n - k`` paths. A single corrupted share in a subset always
-    changes the rebuilt key (Lagrange interpolation is linear with non-zero weights), except
-    when the change falls entirely in the zero padding of the last byte, where the rebuilt key
-    is correct.
+    changes the rebuilt key (Lagrange interpolation is linear with non-zero weights) unless the
+    change falls entirely in the zero padding of the last byte; corruptions of several shares
+    can cancel (for ``x = 1, 2, 3`` every Lagrange weight is 1). In both exceptions the rebuilt
+    key is the source's and is rightly accepted. Accounting mode, which carries no bits, treats
+    every subset with an altered share as failing confirmation (the conservative reading).
 
 References
 ----------

@@ -65,6 +65,8 @@ __all__ = ["UNLIMITED_BITS", "KeyLedger", "KeyStore", "LinkKey"]
 UNLIMITED_BITS: int = int(np.iinfo(np.int64).max)
 """Capacity of a pool without a limit."""
 
+_CARRY_TOLERANCE = 1e-9
+
 _LEDGER_FIELDS = ("generated", "stored", "consumed", "delivered", "discarded")
 
 
@@ -329,10 +331,14 @@ class KeyStore:
         bad = ~np.isfinite(amounts) | (amounts < 0)
         if bad.any():
             link = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"bits_per_link[{link}]={amounts[link]!r} must be finite and >= 0")
+            raise ValueError(
+                f"bits_per_link[{link}]={float(amounts[link])!r} must be finite and >= 0"
+            )
         carried = self._carry + amounts
-        whole = np.floor(carried)
-        self._carry = carried - whole
+        # The tolerance keeps sums such as ten deposits of 0.1 bit from losing a bit to
+        # rounding; it creates at most 1e-9 bit per deposit.
+        whole = np.floor(carried + _CARRY_TOLERANCE)
+        self._carry = np.maximum(carried - whole, 0.0)
         whole = whole.astype(np.int64)
         accepted = np.minimum(whole, self._capacity - self._stored)
         self._generated += whole
