@@ -43,11 +43,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import inspect
 import math
 import numbers
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -62,6 +61,7 @@ __all__ = [
     "VOTE_ABSTAIN",
     "VOTE_EXCLUDE",
     "VOTE_KEEP",
+    "ByzantineBehaviour",
     "Collude",
     "CorruptRelay",
     "CorruptStates",
@@ -74,6 +74,7 @@ __all__ = [
     "RelayAction",
     "RelayOutcome",
     "Silent",
+    "SplitReports",
     "Withhold",
     "assign_behaviours",
     "effective_misalignment",
@@ -139,6 +140,58 @@ class LinkSubject:
         return self.ends[0] in group or self.ends[1] in group
 
 
+@dataclass(frozen=True, eq=False)
+class SplitReports:
+    """Reports that differ by recipient, in compact form.
+
+    Recipient ``j`` receives ``rows[row_of_recipient[j]]``.
+
+    Attributes
+    ----------
+    row_of_recipient : numpy.ndarray
+        ``(R,)`` integer row index per recipient.
+    rows : numpy.ndarray
+        ``(C, k)`` the distinct report rows (NaN: no report).
+    """
+
+    row_of_recipient: np.ndarray
+    rows: np.ndarray
+
+    @classmethod
+    def from_output(cls, output: Any, *, n_recipients: int, n_links: int) -> SplitReports:
+        """Normalise what :meth:`NodeBehaviour.report_qbers` returned; validates shapes."""
+        if isinstance(output, SplitReports):
+            index = np.asarray(output.row_of_recipient)
+            rows = np.asarray(output.rows, dtype=float)
+        else:
+            rows = np.asarray(output, dtype=float)
+            if rows.ndim != 2 or rows.shape[0] not in (1, n_recipients):
+                raise ValueError(
+                    f"reports of shape {rows.shape}, expected (1, {n_links}) or "
+                    f"({n_recipients}, {n_links})"
+                )
+            count = rows.shape[0]
+            index = np.zeros(n_recipients, dtype=np.int64) if count == 1 else np.arange(count)
+        if rows.ndim != 2 or rows.shape[1] != n_links or not rows.shape[0]:
+            raise ValueError(f"report rows of shape {rows.shape}, expected (C, {n_links})")
+        if not np.issubdtype(index.dtype, np.integer) or index.shape != (n_recipients,):
+            raise ValueError(f"row_of_recipient must be {n_recipients} integer row indices")
+        if ((index < 0) | (index >= rows.shape[0])).any():
+            raise ValueError(f"row_of_recipient must index the {rows.shape[0]} rows")
+        sent = rows[~np.isnan(rows)]
+        if not ((sent >= 0) & (sent <= 1)).all():
+            raise ValueError("reported QBERs must be in [0, 1]")
+        return cls(row_of_recipient=index, rows=rows)
+
+
+def _check_magnitude(value: float) -> float:
+    """A QBER shift in [0, 1/2]."""
+    magnitude = check_probability(value, "magnitude")
+    if magnitude > _MAX_REPORTED_QBER:
+        raise ValueError(f"magnitude={magnitude!r} must be <= 0.5")
+    return magnitude
+
+
 def _measured(measured_qber: Any, links: Any) -> np.ndarray:
     """``measured_qber`` as a 1-D float array matching ``links`` (NaN: nothing measured)."""
     measured = np.asarray(measured_qber, dtype=float)
@@ -155,15 +208,40 @@ def _shifted(measured: np.ndarray, shift: np.ndarray | float) -> np.ndarray:
     return np.clip(measured + shift, 0.0, _MAX_REPORTED_QBER)
 
 
+_MEMO: dict[tuple[Hashable, int], tuple[Sequence[Any], np.ndarray]] = {}
+
+
+def _memoised(tag: Hashable, items: Sequence[Any], compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """``compute()``, memoised by ``tag`` and the identity of ``items``; read-only.
+
+    The simulator passes the same few tuples (recipients, vote subjects) every round, and the
+    nodes of one adversary ask the same questions about them: each is answered once.
+    """
+    key = (tag, id(items))
+    cached = _MEMO.get(key)
+    if cached is not None and cached[0] is items:
+        return cached[1]
+    value = compute()
+    value.setflags(write=False)
+    if len(_MEMO) >= 64:
+        _MEMO.clear()
+    _MEMO[key] = (items, value)
+    return value
+
+
 def _member_mask(subjects: Sequence[Any], group: frozenset[Hashable]) -> np.ndarray:
     """Which vote subjects (node names or :class:`LinkSubject`) concern a member of ``group``."""
-    return np.fromiter(
-        (
-            subject.concerns(group) if isinstance(subject, LinkSubject) else subject in group
-            for subject in subjects
+    return _memoised(
+        ("members", group),
+        subjects,
+        lambda: np.fromiter(
+            (
+                subject.concerns(group) if isinstance(subject, LinkSubject) else subject in group
+                for subject in subjects
+            ),
+            dtype=bool,
+            count=len(subjects),
         ),
-        dtype=bool,
-        count=len(subjects),
     )
 
 
@@ -186,6 +264,11 @@ class NodeBehaviour:
     name: ClassVar[str] = "honest"
 
     @property
+    def unwrapped(self) -> NodeBehaviour:
+        """The policy that takes the decisions (this one; a wrapper's innermost policy)."""
+        return self
+
+    @property
     def compromised(self) -> bool:
         """Whether the adversary learns the key material this node handles."""
         return False
@@ -201,7 +284,7 @@ class NodeBehaviour:
         measured_qber: np.ndarray,
         recipients: Sequence[Hashable],
         rng: np.random.Generator,
-    ) -> np.ndarray:
+    ) -> np.ndarray | SplitReports:
         """The QBERs this node reports about ``links`` to each of ``recipients``.
 
         Parameters
@@ -217,9 +300,10 @@ class NodeBehaviour:
 
         Returns
         -------
-        numpy.ndarray
+        numpy.ndarray or SplitReports
             Shape ``(1, len(links))`` when every recipient gets the same reports, else
-            ``(len(recipients), len(links))``; NaN where no report is sent.
+            ``(len(recipients), len(links))`` or the compact :class:`SplitReports`; NaN where
+            no report is sent.
         """
         return _measured(measured_qber, links)[np.newaxis, :].copy()
 
@@ -227,13 +311,14 @@ class NodeBehaviour:
         self, *, link: int, measured_qber: float, recipient: Hashable, rng: np.random.Generator
     ) -> float | None:
         """The QBER this node reports to ``recipient`` for ``link``; ``None`` if it sends none."""
-        reports = self.report_qbers(
+        output = self.report_qbers(
             links=np.array([link]),
             measured_qber=np.array([measured_qber], dtype=float),
             recipients=(recipient,),
             rng=rng,
         )
-        value = float(reports[0, 0])
+        reports = SplitReports.from_output(output, n_recipients=1, n_links=1)
+        value = float(reports.rows[reports.row_of_recipient[0], 0])
         return None if math.isnan(value) else value
 
     def assess(
@@ -304,7 +389,22 @@ class NodeBehaviour:
 
 
 @dataclass(frozen=True)
-class CorruptStates(NodeBehaviour):
+class ByzantineBehaviour(NodeBehaviour):
+    """Base of the policies of nodes the adversary controls: every one is compromised.
+
+    The adversary learns all key such a node handles in the clear, whatever else it does.
+    """
+
+    name: ClassVar[str] = "byzantine"
+
+    @property
+    def compromised(self) -> bool:
+        """``True``: the adversary controls the node and learns the key it relays."""
+        return True
+
+
+@dataclass(frozen=True)
+class CorruptStates(ByzantineBehaviour):
     """Sends corrupted quantum states on a fraction ``attack_prob`` of its pulses.
 
     On those pulses the node acts on the qubits like an intercept-resend attack (it substitutes
@@ -328,18 +428,13 @@ class CorruptStates(NodeBehaviour):
     def __post_init__(self) -> None:
         object.__setattr__(self, "attack_prob", check_probability(self.attack_prob, "attack_prob"))
 
-    @property
-    def compromised(self) -> bool:
-        """``True``: the adversary controls the node and learns the key it relays."""
-        return True
-
     def state_attack_prob(self) -> float:
         """``attack_prob``."""
         return self.attack_prob
 
 
 @dataclass(frozen=True)
-class FalseReports(NodeBehaviour):
+class FalseReports(ByzantineBehaviour):
     """Reports a QBER lower or higher than it measured, the same to every recipient.
 
     ``direction="high"`` adds ``magnitude`` (to make good links, and the honest peers on them,
@@ -365,15 +460,7 @@ class FalseReports(NodeBehaviour):
     def __post_init__(self) -> None:
         if self.direction not in self.DIRECTIONS:
             raise ValueError(f"direction={self.direction!r} must be one of {self.DIRECTIONS}")
-        magnitude = check_probability(self.magnitude, "magnitude")
-        if magnitude > _MAX_REPORTED_QBER:
-            raise ValueError(f"magnitude={magnitude!r} must be <= 0.5")
-        object.__setattr__(self, "magnitude", magnitude)
-
-    @property
-    def compromised(self) -> bool:
-        """``True``: the adversary controls the node and learns the key it relays."""
-        return True
+        object.__setattr__(self, "magnitude", _check_magnitude(self.magnitude))
 
     def report_qbers(
         self,
@@ -393,7 +480,7 @@ class FalseReports(NodeBehaviour):
 
 
 @dataclass(frozen=True)
-class Withhold(NodeBehaviour):
+class Withhold(ByzantineBehaviour):
     """Drops a fraction ``block_prob`` of the key blocks it should relay.
 
     What a defence sees: the deliveries through this node fail (no key arrives at the far end).
@@ -412,11 +499,6 @@ class Withhold(NodeBehaviour):
     def __post_init__(self) -> None:
         object.__setattr__(self, "block_prob", check_probability(self.block_prob, "block_prob"))
 
-    @property
-    def compromised(self) -> bool:
-        """``True``: the adversary controls the node and learns the key it relays."""
-        return True
-
     def relay(self, *, key: KeyMaterial, rng: np.random.Generator) -> RelayOutcome:
         """Withhold the block with probability ``block_prob``, else forward it."""
         if rng.random() < self.block_prob:
@@ -425,7 +507,7 @@ class Withhold(NodeBehaviour):
 
 
 @dataclass(frozen=True)
-class CorruptRelay(NodeBehaviour):
+class CorruptRelay(ByzantineBehaviour):
     """Flips bits of a fraction ``block_prob`` of the key blocks it relays.
 
     In material mode each bit of a corrupted block flips with probability ``bit_flip_prob``
@@ -455,11 +537,6 @@ class CorruptRelay(NodeBehaviour):
             raise ValueError("bit_flip_prob=0.0 must be > 0 (a corrupted block changes)")
         object.__setattr__(self, "bit_flip_prob", flip)
 
-    @property
-    def compromised(self) -> bool:
-        """``True``: the adversary controls the node and learns the key it relays."""
-        return True
-
     def relay(self, *, key: KeyMaterial, rng: np.random.Generator) -> RelayOutcome:
         """Corrupt the block with probability ``block_prob``, else forward it."""
         if rng.random() >= self.block_prob or key.n_bits == 0:
@@ -474,13 +551,16 @@ class CorruptRelay(NodeBehaviour):
 
 
 @dataclass(frozen=True)
-class Equivocate(NodeBehaviour):
+class Equivocate(ByzantineBehaviour):
     """Sends different QBER reports to different recipients.
 
-    The recipients are split into two camps by a keyed hash of their names (``salt``, drawn at
-    assignment): one camp receives the measured QBER minus ``magnitude``, the other plus
-    ``magnitude`` (kept in [0, 1/2]), so honest recipients form different views of the same
-    links.
+    The recipients are split into two camps by a keyed hash of their names (``salt``): one camp
+    receives the measured QBER minus ``magnitude``, the other plus ``magnitude`` (kept in
+    [0, 1/2]), so honest recipients form different views of the same links.
+    :func:`assign_behaviours` gives every equivocator of one assignment the same salt: one
+    adversary controls them all and splits the honest recipients into the same two camps
+    (the strongest split, and two views to evaluate; independent salts give every voter its
+    own view, at a cost proportional to voters x links).
 
     What a defence sees: in every recipient's view the report disagrees with the other end of
     the link (as for :class:`FalseReports`), and two recipients comparing notes would find
@@ -498,35 +578,13 @@ class Equivocate(NodeBehaviour):
     name: ClassVar[str] = "equivocate"
     magnitude: float = 0.1
     salt: int = 0
-    _camps: dict[int, tuple[Sequence[Hashable], np.ndarray]] = field(
-        default_factory=dict, init=False, repr=False, compare=False, hash=False
-    )
 
     def __post_init__(self) -> None:
-        magnitude = check_probability(self.magnitude, "magnitude")
-        if magnitude > _MAX_REPORTED_QBER:
-            raise ValueError(f"magnitude={magnitude!r} must be <= 0.5")
-        object.__setattr__(self, "magnitude", magnitude)
+        object.__setattr__(self, "magnitude", _check_magnitude(self.magnitude))
         if isinstance(self.salt, bool) or not isinstance(self.salt, numbers.Integral):
             raise TypeError(f"salt={self.salt!r} must be an integer")
         if self.salt < 0:
             raise ValueError(f"salt={self.salt!r} must be >= 0")
-
-    @classmethod
-    def for_assignment(
-        cls,
-        *,
-        options: Mapping[str, Any],
-        group: frozenset[Hashable],
-        rng: np.random.Generator,
-    ) -> NodeBehaviour:
-        """An equivocator whose recipient split is keyed by a salt drawn from ``rng``."""
-        return cls(**{"salt": int(rng.integers(2**62)), **options})
-
-    @property
-    def compromised(self) -> bool:
-        """``True``: the adversary controls the node and learns the key it relays."""
-        return True
 
     def camp(self, recipient: Hashable) -> int:
         """0 (told less than measured) or 1 (told more) for ``recipient``."""
@@ -536,14 +594,11 @@ class Equivocate(NodeBehaviour):
         return digest[0] & 1
 
     def _recipient_camps(self, recipients: Sequence[Hashable]) -> np.ndarray:
-        # The simulator passes the same recipients object every round: hash each name once.
-        cached = self._camps.get(id(recipients))
-        if cached is None or cached[0] is not recipients:
-            camps = np.array([self.camp(r) for r in recipients], dtype=np.int8)
-            self._camps.clear()
-            self._camps[id(recipients)] = (recipients, camps)
-            return camps
-        return cached[1]
+        return _memoised(
+            ("camps", self.salt),
+            recipients,
+            lambda: np.array([self.camp(r) for r in recipients], dtype=np.int8),
+        )
 
     def report_qbers(
         self,
@@ -552,15 +607,15 @@ class Equivocate(NodeBehaviour):
         measured_qber: np.ndarray,
         recipients: Sequence[Hashable],
         rng: np.random.Generator,
-    ) -> np.ndarray:
-        """Shape ``(len(recipients), k)``: minus or plus ``magnitude`` by recipient camp."""
+    ) -> SplitReports:
+        """Two rows, minus and plus ``magnitude``; each recipient gets its camp's row."""
         measured = _measured(measured_qber, links)
-        sign = 2.0 * self._recipient_camps(recipients).astype(float) - 1.0
-        return _shifted(measured[np.newaxis, :], sign[:, np.newaxis] * self.magnitude)
+        rows = _shifted(measured[np.newaxis, :], np.array([[-1.0], [1.0]]) * self.magnitude)
+        return SplitReports(row_of_recipient=self._recipient_camps(recipients), rows=rows)
 
 
 @dataclass(frozen=True)
-class Silent(NodeBehaviour):
+class Silent(ByzantineBehaviour):
     """Sends no reports, submits no error rates, casts no votes and drops relayed key.
 
     What a defence sees: missing reports where the peers of its links did report, and failed
@@ -569,11 +624,6 @@ class Silent(NodeBehaviour):
     """
 
     name: ClassVar[str] = "silent"
-
-    @property
-    def compromised(self) -> bool:
-        """``True``: the adversary controls the node and learns the key it relays."""
-        return True
 
     def report_qbers(
         self,
@@ -604,7 +654,7 @@ class Silent(NodeBehaviour):
 
 
 @dataclass(frozen=True)
-class PassiveCopy(NodeBehaviour):
+class PassiveCopy(ByzantineBehaviour):
     """Behaves honestly in every decision, but the adversary learns all key it relays.
 
     What a defence sees: nothing. No report, vote, QBER or delivery differs from an honest
@@ -614,14 +664,9 @@ class PassiveCopy(NodeBehaviour):
 
     name: ClassVar[str] = "passive-copy"
 
-    @property
-    def compromised(self) -> bool:
-        """``True``: the adversary learns the key this node relays."""
-        return True
-
 
 @dataclass(frozen=True)
-class Collude(NodeBehaviour):
+class Collude(ByzantineBehaviour):
     """A member of a colluding group sharing one strategy.
 
     Every member reports the measured QBER minus ``magnitude`` on all its links (kept >= 0),
@@ -650,17 +695,11 @@ class Collude(NodeBehaviour):
     group: frozenset[Hashable] = frozenset()
     magnitude: float = 0.1
     attack_prob: float = 0.0
-    _masks: dict[int, tuple[Sequence[Any], np.ndarray]] = field(
-        default_factory=dict, init=False, repr=False, compare=False, hash=False
-    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.group, frozenset):
             object.__setattr__(self, "group", frozenset(self.group))
-        magnitude = check_probability(self.magnitude, "magnitude")
-        if magnitude > _MAX_REPORTED_QBER:
-            raise ValueError(f"magnitude={magnitude!r} must be <= 0.5")
-        object.__setattr__(self, "magnitude", magnitude)
+        object.__setattr__(self, "magnitude", _check_magnitude(self.magnitude))
         object.__setattr__(self, "attack_prob", check_probability(self.attack_prob, "attack_prob"))
 
     @classmethod
@@ -674,24 +713,9 @@ class Collude(NodeBehaviour):
         """A member of ``group``."""
         return cls(group=group, **options)
 
-    @property
-    def compromised(self) -> bool:
-        """``True``: the adversary controls the node and learns the key it relays."""
-        return True
-
     def state_attack_prob(self) -> float:
         """``attack_prob``."""
         return self.attack_prob
-
-    def _mask(self, subjects: Sequence[Any]) -> np.ndarray:
-        # The simulator passes the same subjects object every round: classify them once.
-        cached = self._masks.get(id(subjects))
-        if cached is None or cached[0] is not subjects:
-            mask = _member_mask(subjects, self.group)
-            self._masks.clear()
-            self._masks[id(subjects)] = (subjects, mask)
-            return mask
-        return cached[1]
 
     def report_qbers(
         self,
@@ -707,18 +731,28 @@ class Collude(NodeBehaviour):
     def assess(
         self, *, subjects: Sequence[Hashable], errors: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray | None:
-        """0 for the members, 1 for every other node."""
-        return np.where(self._mask(subjects), 0.0, 1.0)
+        """0 for the members, 1 for every other node (a read-only array)."""
+        return _memoised(
+            ("accuse", self.group),
+            subjects,
+            lambda: np.where(_member_mask(subjects, self.group), 0.0, 1.0),
+        )
 
     def votes(
         self, *, subjects: Sequence[Any], opinions: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
-        """Keep the members and their links, exclude everything else."""
-        return np.where(self._mask(subjects), VOTE_KEEP, VOTE_EXCLUDE).astype(np.int8)
+        """Keep the members and their links, exclude everything else (a read-only array)."""
+        return _memoised(
+            ("shield", self.group),
+            subjects,
+            lambda: np.where(_member_mask(subjects, self.group), VOTE_KEEP, VOTE_EXCLUDE).astype(
+                np.int8
+            ),
+        )
 
 
 @dataclass(frozen=True)
-class Mixed(NodeBehaviour):
+class Mixed(ByzantineBehaviour):
     """A Byzantine node that drew one of the other behaviours at assignment.
 
     Every decision is delegated to ``component`` (a wrapper, as gymnasium composes them); the
@@ -735,12 +769,15 @@ class Mixed(NodeBehaviour):
     component: NodeBehaviour
 
     def __post_init__(self) -> None:
-        if type(self.component) in (NodeBehaviour, Mixed) or not isinstance(
-            self.component, NodeBehaviour
-        ):
+        if not isinstance(self.component, ByzantineBehaviour) or isinstance(self.component, Mixed):
             raise TypeError(
                 f"component={self.component!r} must be a Byzantine behaviour other than Mixed"
             )
+
+    @property
+    def unwrapped(self) -> NodeBehaviour:
+        """The component's policy."""
+        return self.component.unwrapped
 
     @property
     def compromised(self) -> bool:
@@ -758,7 +795,7 @@ class Mixed(NodeBehaviour):
         measured_qber: np.ndarray,
         recipients: Sequence[Hashable],
         rng: np.random.Generator,
-    ) -> np.ndarray:
+    ) -> np.ndarray | SplitReports:
         """The component's."""
         return self.component.report_qbers(
             links=links, measured_qber=measured_qber, recipients=recipients, rng=rng
@@ -854,8 +891,8 @@ def assign_behaviours(
         A name in :data:`BEHAVIOURS`. With ``"mixed"`` each Byzantine node draws one of the
         other behaviours uniformly.
     seed : int, numpy.random.Generator or None
-        Seeds which nodes are chosen and every random choice of the assignment (equivocation
-        salts, mixed draws).
+        Seeds which nodes are chosen and every random choice of the assignment (mixed draws,
+        the equivocators' common salt).
     kinds : sequence of str
         Node kinds that are candidates (trusted nodes by default; add ``"relay"`` for
         untrusted MDI relays, on which only the state attack has an effect).
@@ -910,11 +947,15 @@ def assign_behaviours(
     chosen = [candidates[i] for i in np.sort(rng.choice(len(candidates), count, replace=False))]
 
     drawable = [cls for name, cls in BEHAVIOURS.items() if name != Mixed.name]
-
-    def draw() -> type[NodeBehaviour]:
-        return drawable[int(rng.integers(len(drawable)))]
-
-    drawn = {node: draw() if behaviour == Mixed.name else BEHAVIOURS[behaviour] for node in chosen}
+    drawn = {
+        node: drawable[int(rng.integers(len(drawable)))]
+        if behaviour == Mixed.name
+        else BEHAVIOURS[behaviour]
+        for node in chosen
+    }
+    # One adversary controls every Byzantine node: its equivocators split the recipients alike.
+    salt = int(rng.integers(2**62))
+    checked[Equivocate.name] = {"salt": salt, **checked.get(Equivocate.name, {})}
     groups = {
         cls: frozenset(node for node in chosen if drawn[node] is cls) for cls in set(drawn.values())
     }
@@ -973,24 +1014,13 @@ def link_attack_probs(
     return end_a, end_b, relay
 
 
-def _attack_keyword(function: Callable[..., float]) -> str:
-    """Name of the attack-fraction argument of a closed form (``attack_prob`` once unified)."""
-    parameters = inspect.signature(function).parameters
-    return "attack_prob" if "attack_prob" in parameters else next(iter(parameters))
-
-
 def _intercept_resend(attack: float, flip: float) -> float:
-    return intercept_resend_qber(
-        **{_attack_keyword(intercept_resend_qber): attack, "channel_flip_prob": flip}
-    )
+    return intercept_resend_qber(attack_prob=attack, channel_flip_prob=flip)
 
 
 def _random_relay(attack: float, honest: float) -> float:
     return dishonest_relay_qber(
-        **{_attack_keyword(dishonest_relay_qber): attack},
-        strategy="random",
-        basis="Z",
-        honest_qber=honest,
+        attack_prob=attack, strategy="random", basis="Z", honest_qber=honest
     )
 
 

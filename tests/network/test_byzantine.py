@@ -27,6 +27,7 @@ from network.byzantine import (
     PassiveCopy,
     RelayAction,
     Silent,
+    SplitReports,
     Withhold,
     assign_behaviours,
     effective_misalignment,
@@ -39,14 +40,6 @@ from tests.helpers import binomial_tolerance
 RECIPIENTS = tuple(f"N{i}" for i in range(40))
 LINKS = np.array([0, 3, 7])
 MEASURED = np.array([0.02, 0.0, 0.45])
-
-
-def _keyword(function):
-    """The closed form's attack-fraction keyword (``attack_prob`` once the names are unified)."""
-    import inspect
-
-    parameters = inspect.signature(function).parameters
-    return "attack_prob" if "attack_prob" in parameters else next(iter(parameters))
 
 
 # ----------------------------------------------------------------------------- link error
@@ -117,12 +110,11 @@ def test_vectorised_link_error_equals_nested_scalar_closed_forms(values):
     got = effective_misalignment(
         misalignment_prob=e_d, end_a_attack_prob=p_a, end_b_attack_prob=p_b, relay_attack_prob=f
     )
-    ir, relay = _keyword(intercept_resend_qber), _keyword(dishonest_relay_qber)
     for k in range(len(values)):
-        after_a = intercept_resend_qber(**{ir: p_a[k], "channel_flip_prob": e_d[k]})
-        after_b = intercept_resend_qber(**{ir: p_b[k], "channel_flip_prob": after_a})
+        after_a = intercept_resend_qber(attack_prob=p_a[k], channel_flip_prob=e_d[k])
+        after_b = intercept_resend_qber(attack_prob=p_b[k], channel_flip_prob=after_a)
         one = dishonest_relay_qber(
-            **{relay: f[k]}, strategy="random", basis="Z", honest_qber=after_b
+            attack_prob=f[k], strategy="random", basis="Z", honest_qber=after_b
         )
         assert got[k] == pytest.approx(one, abs=1e-12)
 
@@ -304,8 +296,9 @@ def test_corrupt_relay_marks_accounting_blocks_altered():
 
 def test_equivocate_tells_two_camps_of_recipients_opposite_stories():
     node = Equivocate(magnitude=0.05, salt=12)
-    reports = _reports(node)
-    assert reports.shape == (len(RECIPIENTS), LINKS.size)
+    split = _reports(node)
+    assert isinstance(split, SplitReports) and split.rows.shape == (2, LINKS.size)
+    reports = split.rows[split.row_of_recipient]
     camps = np.array([node.camp(r) for r in RECIPIENTS])
     assert 0 < camps.sum() < len(RECIPIENTS)  # both camps are populated
     np.testing.assert_allclose(reports[camps == 0], np.tile([0.0, 0.0, 0.4], (40 - camps.sum(), 1)))
@@ -316,7 +309,24 @@ def test_equivocate_tells_two_camps_of_recipients_opposite_stories():
     )
     other = Equivocate(magnitude=0.05, salt=13)
     assert [other.camp(r) for r in RECIPIENTS] != camps.tolist()
-    np.testing.assert_array_equal(_reports(node), _reports(Equivocate(magnitude=0.05, salt=12)))
+    again = _reports(Equivocate(magnitude=0.05, salt=12))
+    np.testing.assert_array_equal(again.row_of_recipient, split.row_of_recipient)
+
+
+def test_split_reports_normalise_every_output_form():
+    shared = SplitReports.from_output(np.array([[0.1, 0.2]]), n_recipients=3, n_links=2)
+    assert shared.row_of_recipient.tolist() == [0, 0, 0]
+    dense = SplitReports.from_output(np.eye(3)[:, :2] * 0.1, n_recipients=3, n_links=2)
+    assert dense.row_of_recipient.tolist() == [0, 1, 2]
+    for bad, match in [
+        (np.zeros((2, 2)), "shape"),
+        (np.zeros((1, 3)), "expected"),
+        (np.full((1, 2), 1.5), r"\[0, 1\]"),
+        (SplitReports(row_of_recipient=np.array([0, 2, 0]), rows=np.zeros((2, 2))), "index"),
+        (SplitReports(row_of_recipient=np.array([0, 1]), rows=np.zeros((2, 2))), "3 integer"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            SplitReports.from_output(bad, n_recipients=3, n_links=2)
 
 
 def test_silent_node_sends_nothing_and_drops_key():
@@ -362,6 +372,7 @@ def test_colluders_report_low_shield_each_other_and_accuse_the_rest():
 def test_mixed_delegates_every_decision_to_its_component():
     inner = FalseReports(direction="low", magnitude=0.01)
     node = Mixed(component=inner)
+    assert node.unwrapped is inner and inner.unwrapped is inner
     np.testing.assert_array_equal(_reports(node), _reports(inner))
     assert node.compromised and node.state_attack_prob() == 0.0
     silent = Mixed(component=Silent())
@@ -456,7 +467,14 @@ def test_assignment_options_reach_the_behaviours():
     assert {b.state_attack_prob() for b in placed.values() if b.compromised} == {0.35}
     equivocators = assign_behaviours(NODES, fraction=0.2, behaviour="equivocate", seed=0)
     salts = {b.salt for b in equivocators.values() if isinstance(b, Equivocate)}
-    assert len(salts) == 4  # each equivocator splits the recipients its own way
+    assert len(salts) == 1  # one adversary splits the recipients the same way everywhere
+    assert salts != {0}
+    again = assign_behaviours(NODES, fraction=0.2, behaviour="equivocate", seed=1)
+    assert {b.salt for b in again.values() if isinstance(b, Equivocate)} != salts
+    fixed = assign_behaviours(
+        NODES, fraction=0.2, behaviour="equivocate", seed=0, options={"equivocate": {"salt": 9}}
+    )
+    assert {b.salt for b in fixed.values() if isinstance(b, Equivocate)} == {9}
 
 
 @pytest.mark.parametrize(
