@@ -36,10 +36,12 @@ from qkdcircuits._validation import as_float_or_array
 __all__ = [
     "DEFAULT_EPS_COR",
     "DEFAULT_EPS_SEC",
+    "SAMPLING_BOUNDS",
     "FiniteKeyOptimum",
     "chernoff_mean_bounds",
     "hoeffding_deviation",
     "sampling_deviation",
+    "serfling_deviation",
     "solve_per_bit_secrecy",
 ]
 
@@ -379,6 +381,12 @@ def sampling_deviation(
     The limit ``b -> 0`` is 0 (``b ln(1/b) -> 0``), and a negative argument under the square
     root (possible only for ``a`` near 1) gives 0.
 
+    ``gamma`` comes from a quadratic approximation of an entropy exponent, not from a tail
+    bound: exact hypergeometric tails show that it holds (fails with probability below ``a``)
+    once the population holds a few hundred errors (for ``a = 1e-12``, ``c = d = 2000``: 400
+    errors), and fails by orders of magnitude with a few errors, since it vanishes with ``b``.
+    :func:`serfling_deviation` is valid for every count.
+
     Parameters
     ----------
     failure_prob : float or array_like
@@ -433,6 +441,74 @@ def gamma_unchecked(a: Any, b: Any, c: Any, d: Any) -> np.ndarray:
     return np.where((b > 0.0) & (b < 1.0), np.sqrt(np.maximum(square, 0.0)), 0.0)
 
 
+def serfling_deviation(*, failure_prob: Any, sample_size: Any, population_size: Any) -> Any:
+    r"""Deviation of an error rate under sampling without replacement, valid for every count.
+
+    Split ``c + d`` bits at random into a sample of ``c`` and a rest of ``d``. Serfling's
+    inequality for the sample mean, ``P(mean_all - mean_sample >= t) <= exp(-2 c t^2 /
+    (1 - (c-1)/(c+d)))``, with ``mean_all - mean_sample = (d/(c+d)) (e_rest - e_sample)``,
+    gives ``P(e_rest >= e_sample + theta) <= failure_prob`` for
+
+    .. math:: 	heta = \sqrt{rac{(c+d)(d+1)}{2 c d^2}\lnrac{1}{a}}.
+
+    Unlike :func:`sampling_deviation` it does not shrink with the observed error rate, so it is
+    looser at small error rates but holds for every number of errors, including none (where
+    Lim et al.'s ``gamma`` vanishes and is no bound at all; see :func:`sampling_deviation`).
+    It is the sampling bound of M. Tomamichel, C. C. W. Lim, N. Gisin, R. Renner, Nat. Commun.
+    3, 634 (2012).
+
+    Parameters
+    ----------
+    failure_prob : float or array_like
+        ``a`` in (0, 1).
+    sample_size, population_size : float or array_like
+        ``c`` (the observed sample) and ``d`` (the rest), > 0.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        ``theta`` (dimensionless).
+
+    Raises
+    ------
+    ValueError
+        For values out of range.
+
+    References
+    ----------
+    R. J. Serfling, Ann. Stat. 2, 39 (1974), Corollary 1.1.
+
+    Examples
+    --------
+    >>> round(serfling_deviation(failure_prob=1e-10, sample_size=1e5, population_size=1e6), 6)
+    0.011254
+    """
+    a = open_unit_array(failure_prob, "failure_prob")
+    c = real_array(sample_size, "sample_size")
+    d = real_array(population_size, "population_size")
+    if np.any(c <= 0.0) or np.any(d <= 0.0):
+        raise ValueError(
+            f"sample_size={sample_size!r} and population_size={population_size!r} must be > 0"
+        )
+    return as_float_or_array(serfling_unchecked(a, c, d))
+
+
+def serfling_unchecked(a: Any, c: Any, d: Any) -> np.ndarray:
+    """:func:`serfling_deviation` without argument checks."""
+    return np.sqrt((c + d) * (d + 1.0) / (2.0 * c * d * d) * -np.log(a))
+
+
+SAMPLING_BOUNDS = ("lim2014", "serfling")
+"""Phase-error sampling bounds: Lim et al.'s ``gamma`` (Eq. (5)) or Serfling's inequality."""
+
+
+def check_sampling(value: Any) -> str:
+    """One of :data:`SAMPLING_BOUNDS`."""
+    if value not in SAMPLING_BOUNDS:
+        raise ValueError(f"sampling_bound={value!r} not in {SAMPLING_BOUNDS}")
+    return str(value)
+
+
 def binary_entropy_clipped(p: Any) -> np.ndarray:
     """``H2(min(max(p, 0), 1/2))`` without argument checks (``nan`` counts as 1/2)."""
     p = np.asarray(p, dtype=float)
@@ -443,28 +519,31 @@ def binary_entropy_clipped(p: Any) -> np.ndarray:
 
 
 def phase_error_terms(
-    errors_upper: np.ndarray, sample_lower: np.ndarray, key_lower: np.ndarray, failure_prob: Any
+    errors_upper: np.ndarray,
+    sample_lower: np.ndarray,
+    key_lower: np.ndarray,
+    failure_prob: Any,
+    sampling_bound: str = "lim2014",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(v/s, gamma, phi)``: the phase-error bound of a key from its test-basis estimates.
 
-    ``phi = min(v/s + gamma(failure_prob, v/s, s, s_key), 1/2)`` with ``v/s`` capped at 1/2;
-    where either single-photon bound is not positive nothing is certified (``v/s = phi = 1/2``,
-    ``gamma = 0``).
+    ``phi = min(v/s + gamma, 1/2)`` with ``v/s`` capped at 1/2 and ``gamma`` Lim et al.'s
+    ``gamma(failure_prob, v/s, s, s_key)`` or Serfling's ``theta(failure_prob, s, s_key)``
+    (``sampling_bound``). Both deviations decrease with ``s`` and ``s_key``, so evaluating them
+    at lower bounds is conservative. Where either single-photon bound is not positive nothing is
+    certified (``v/s = phi = 1/2``, ``gamma = 0``).
     """
     certified = (sample_lower > 0.0) & (key_lower > 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(certified, errors_upper / np.where(certified, sample_lower, 1.0), 0.5)
     ratio = np.clip(ratio, 0.0, 0.5)
-    gamma = np.where(
-        certified & (ratio < 0.5),
-        gamma_unchecked(
-            failure_prob,
-            ratio,
-            np.where(certified, sample_lower, 1.0),
-            np.where(certified, key_lower, 1.0),
-        ),
-        0.0,
-    )
+    sample = np.where(certified, sample_lower, 1.0)
+    key = np.where(certified, key_lower, 1.0)
+    if sampling_bound == "serfling":
+        deviation = serfling_unchecked(failure_prob, sample, key)
+    else:
+        deviation = gamma_unchecked(failure_prob, ratio, sample, key)
+    gamma = np.where(certified & (ratio < 0.5), deviation, 0.0)
     return ratio, gamma, np.minimum(ratio + gamma, 0.5)
 
 

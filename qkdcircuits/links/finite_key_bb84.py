@@ -48,7 +48,12 @@ Readings of the paper (ambiguities)
   of the per-intensity rates, which is the string that error correction actually corrects).
   A measured leakage can be passed instead (``ec_leak_bits``), as the paper recommends.
 * ``gamma``: ``log 2`` is the natural logarithm, ``log2`` base 2 (see
-  :func:`~qkdcircuits.links.finite_key.sampling_deviation` for the alternatives).
+  :func:`~qkdcircuits.links.finite_key.sampling_deviation` for the alternatives). Exact
+  hypergeometric tails show that only this reading is a valid bound even with hundreds of
+  errors in the sample, and that no reading is one with a few errors: ``gamma`` vanishes with
+  the observed error rate. ``sampling_bound="serfling"`` replaces it by Serfling's deviation
+  (:func:`~qkdcircuits.links.finite_key.serfling_deviation`), valid for every count, at the
+  price of a larger phase-error margin at small error rates.
 * ``eps_sec`` is fixed by default. The paper's evaluation fixes instead the leakage per key
   bit, ``eps_sec = kappa l`` with ``kappa = 1e-15``: pass ``secrecy_per_bit=kappa`` and the
   length is the largest fixed point (:func:`~qkdcircuits.links.finite_key.solve_per_bit_secrecy`);
@@ -101,6 +106,7 @@ from qkdcircuits.links.finite_key import (
     check_intensities,
     check_intensity_probs,
     check_pulses,
+    check_sampling,
     check_security,
     decode_settings,
     evaluate_key,
@@ -270,6 +276,7 @@ def key_terms(
     eps_cor: Any,
     f: Any,
     leak: np.ndarray | None,
+    sampling_bound: str = "lim2014",
 ) -> dict[str, np.ndarray]:
     """Every term of Eqs. (1)-(5) (named as the fields of :class:`BB84FiniteKey`), unchecked."""
     nx, mx, nz, mz = counts
@@ -277,7 +284,9 @@ def key_terms(
     s_x0, s_x1 = decoy_bounds(mu, p, nx, ln_inverse_eps)
     s_z0, s_z1 = decoy_bounds(mu, p, nz, ln_inverse_eps)
     v_z1 = single_errors_upper(mu, p, mz, ln_inverse_eps)
-    ratio, gamma, phi = phase_error_terms(v_z1, s_z1, s_x1, eps_sec / LIM2014_ERROR_TERMS)
+    ratio, gamma, phi = phase_error_terms(
+        v_z1, s_z1, s_x1, eps_sec / LIM2014_ERROR_TERMS, sampling_bound
+    )
     block = nx.sum(axis=0)
     qber, leak = leak_terms(f, block, mx.sum(axis=0), leak)
     single = np.maximum(s_x1, 0.0) * (1.0 - binary_entropy_clipped(phi))
@@ -318,6 +327,7 @@ def bb84_finite_key_length(
     eps_sec: Any = DEFAULT_EPS_SEC,
     eps_cor: Any = DEFAULT_EPS_COR,
     secrecy_per_bit: float | None = None,
+    sampling_bound: str = "lim2014",
     ec_inefficiency: Any = 1.16,
     ec_leak_bits: Any = None,
     pulses: Any = None,
@@ -351,6 +361,9 @@ def bb84_finite_key_length(
         ``f >= 1``; the default leakage is ``f n_X h(m_X/n_X)`` bits.
     ec_leak_bits : float or array_like, optional
         Bits actually published by error correction; replaces the ``f`` model.
+    sampling_bound : {"lim2014", "serfling"}
+        Phase-error sampling deviation: Lim et al.'s ``gamma`` (Eq. (5), the default) or
+        Serfling's (valid for any number of errors; see the module docstring).
     pulses : float or array_like, optional
         Pulses sent, if known (fills ``key_rate_per_pulse``).
 
@@ -364,7 +377,8 @@ def bb84_finite_key_length(
     ValueError
         For intensities violating ``mu1 > mu2 + mu3``, ``mu2 > mu3 >= 0``, probabilities not in
         (0, 1) or not summing to 1, negative counts, more errors than detections, epsilons
-        outside (0, 1), ``f < 1``, or both / neither of ``eps_sec`` and ``secrecy_per_bit``.
+        outside (0, 1), ``f < 1``, both / neither of ``eps_sec`` and ``secrecy_per_bit``, or an
+        unknown ``sampling_bound``.
     TypeError
         For values that are not numbers.
 
@@ -387,6 +401,7 @@ def bb84_finite_key_length(
     nx, mx = check_counts(detections_x, errors_x, "x")
     nz, mz = check_counts(detections_z, errors_z, "z")
     eps_s, eps_c, kappa = check_security(eps_sec, eps_cor, secrecy_per_bit)
+    sampling_bound = check_sampling(sampling_bound)
     f, leak = check_ec(ec_inefficiency, ec_leak_bits)
     pulses = math.nan if pulses is None else check_pulses(pulses)
     mu, p, nx, mx, nz, mz, eps_c, f = align_batch(
@@ -394,7 +409,7 @@ def bb84_finite_key_length(
     )
     return evaluate_key(
         BB84FiniteKey,
-        lambda eps: key_terms(mu, p, (nx, mx, nz, mz), eps, eps_c, f, leak),
+        lambda eps: key_terms(mu, p, (nx, mx, nz, mz), eps, eps_c, f, leak, sampling_bound),
         nx.sum(axis=0),
         eps_s,
         eps_c,
@@ -525,6 +540,7 @@ def bb84_finite_key_rate(
     eps_sec: Any = DEFAULT_EPS_SEC,
     eps_cor: Any = DEFAULT_EPS_COR,
     secrecy_per_bit: float | None = None,
+    sampling_bound: str = "lim2014",
 ) -> BB84FiniteKey:
     r"""Finite-key length and rate per pulse of a BB84 link from its expected counts.
 
@@ -544,7 +560,7 @@ def bb84_finite_key_rate(
         Channel lengths (km); default the link's own.
     afterpulse_prob : float or array_like
         Afterpulse probability of Bob's detectors (0.04 in Lim et al. 2014).
-    eps_sec, eps_cor, secrecy_per_bit
+    eps_sec, eps_cor, secrecy_per_bit, sampling_bound
         As in :func:`bb84_finite_key_length`.
 
     Returns
@@ -587,6 +603,7 @@ def bb84_finite_key_rate(
         eps_sec=eps_sec,
         eps_cor=eps_cor,
         secrecy_per_bit=secrecy_per_bit,
+        sampling_bound=sampling_bound,
         ec_inefficiency=params.ec_inefficiency,
         pulses=counts.pulses,
     )
@@ -606,6 +623,7 @@ def optimize_bb84_finite_key(
     eps_sec: float | None = DEFAULT_EPS_SEC,
     eps_cor: float = DEFAULT_EPS_COR,
     secrecy_per_bit: float | None = None,
+    sampling_bound: str = "lim2014",
 ) -> FiniteKeyOptimum:
     r"""Maximise the finite-key rate ``l/N`` over ``q_x, p_1, p_2, mu1, mu2``, for many distances.
 
@@ -626,7 +644,7 @@ def optimize_bb84_finite_key(
         ``n_X`` (> 0).
     afterpulse_prob : float
         Afterpulse probability of Bob's detectors.
-    eps_sec, eps_cor, secrecy_per_bit
+    eps_sec, eps_cor, secrecy_per_bit, sampling_bound
         As in :func:`bb84_finite_key_length`.
 
     Returns
@@ -661,11 +679,14 @@ def optimize_bb84_finite_key(
     if not 0.0 <= p_ap < 1.0:
         raise ValueError(f"afterpulse_prob={afterpulse_prob!r} not in [0, 1)")
     eps_s, eps_c, kappa = check_security(eps_sec, eps_cor, secrecy_per_bit)
+    sampling_bound = check_sampling(sampling_bound)
     f = np.asarray(check_ec(params.ec_inefficiency, None)[0])
 
     def key_at(x: np.ndarray) -> tuple[Any, np.ndarray]:
         q_x, mu, p = decode_settings(x, weak)
         counts = expected_counts_unchecked(eta, y0, e_d, p_ap, mu, p, q_x, block)
-        return (lambda eps: key_terms(mu, p, counts[:4], eps, eps_c, f, None)), counts.pulses
+        return (
+            lambda eps: key_terms(mu, p, counts[:4], eps, eps_c, f, None, sampling_bound)
+        ), counts.pulses
 
     return optimise_protocol(key_at, lengths, weak, block, eps_s, eps_c, kappa, BB84FiniteKey)

@@ -62,7 +62,8 @@ Its secrecy is ``2 (2 a1 + a2) + nu_PA + 18 eps_PE``: 18 one-sided Chernoff boun
 ``eps_sec = 25 eps``. ``lambda_EC = f n_Z h(m_Z/n_Z)`` by default (the error rate of the whole
 key block), and ``eps_sec = kappa l`` is available as for BB84
 (:mod:`qkdcircuits.links.finite_key_bb84` lists the shared readings: clipping at 0, capping
-``phi`` at 1/2, the logarithms in ``gamma``). Vacuum events (Alice sent no photon) are not
+``phi`` at 1/2, the logarithms in ``gamma``, and ``sampling_bound="serfling"`` for a phase-error
+deviation that stays valid with few errors). Vacuum events (Alice sent no photon) are not
 counted as secret, which is conservative.
 
 Link model
@@ -96,6 +97,7 @@ from qkdcircuits.links.finite_key import (
     check_intensities,
     check_intensity_probs,
     check_pulses,
+    check_sampling,
     check_security,
     chernoff_unchecked,
     count_array,
@@ -310,6 +312,7 @@ def key_terms(
     eps_cor: Any,
     f: Any,
     leak: np.ndarray | None,
+    sampling_bound: str = "lim2014",
 ) -> dict[str, np.ndarray]:
     """Every term of the key length (named as the fields of :class:`MDIFiniteKey`), unchecked."""
     nz, mz, nx, mx = counts
@@ -321,7 +324,7 @@ def key_terms(
         single_pairs_lower(*settings, *scaled_bounds(*settings, nx, beta)), nx.sum(axis=(0, 1))
     )
     v_x = single_pair_errors_upper(*settings, *scaled_bounds(*settings, mx, beta))
-    ratio, gamma, phi = phase_error_terms(v_x, s_x, s_z, eps_sec / MDI_ERROR_TERMS)
+    ratio, gamma, phi = phase_error_terms(v_x, s_x, s_z, eps_sec / MDI_ERROR_TERMS, sampling_bound)
     qber, leak = leak_terms(f, block, mz.sum(axis=(0, 1)), leak)
     length = (
         np.maximum(s_z, 0.0) * (1.0 - binary_entropy_clipped(phi))
@@ -362,6 +365,7 @@ def mdi_finite_key_length(
     eps_sec: Any = DEFAULT_EPS_SEC,
     eps_cor: Any = DEFAULT_EPS_COR,
     secrecy_per_bit: float | None = None,
+    sampling_bound: str = "lim2014",
     ec_inefficiency: Any = 1.16,
     ec_leak_bits: Any = None,
     pulses: Any = None,
@@ -382,9 +386,10 @@ def mdi_finite_key_length(
         chose Z (the key block) or X.
     intensities_b, intensity_probs_b : sequence of three floats or arrays, optional
         Bob's, if they differ from Alice's.
-    eps_sec, eps_cor, secrecy_per_bit, ec_inefficiency, ec_leak_bits, pulses
+    eps_sec, eps_cor, secrecy_per_bit, sampling_bound, ec_inefficiency, ec_leak_bits, pulses
         As in :func:`~qkdcircuits.links.finite_key_bb84.bb84_finite_key_length` (``pulses``:
-        pulse pairs sent).
+        pulse pairs sent; ``sampling_bound="serfling"`` for a phase-error bound valid with few
+        errors).
 
     Returns
     -------
@@ -395,8 +400,8 @@ def mdi_finite_key_length(
     ------
     ValueError
         For intensities or probabilities out of range, tables not of shape ``(3, 3, ...)``,
-        negative counts, more errors than events, epsilons outside (0, 1), ``f < 1``, or both /
-        neither of ``eps_sec`` and ``secrecy_per_bit``.
+        negative counts, more errors than events, epsilons outside (0, 1), ``f < 1``, both /
+        neither of ``eps_sec`` and ``secrecy_per_bit``, or an unknown ``sampling_bound``.
     TypeError
         For values that are not numbers.
 
@@ -424,6 +429,7 @@ def mdi_finite_key_length(
     nz, mz = check_table(detections_z, errors_z, "z")
     nx, mx = check_table(detections_x, errors_x, "x")
     eps_s, eps_c, kappa = check_security(eps_sec, eps_cor, secrecy_per_bit)
+    sampling_bound = check_sampling(sampling_bound)
     f, leak = check_ec(ec_inefficiency, ec_leak_bits)
     pulses = math.nan if pulses is None else check_pulses(pulses)
     mu_a, mu_b, p_a, p_b, nz, mz, nx, mx, eps_c, f = align_batch(
@@ -440,7 +446,9 @@ def mdi_finite_key_length(
     )
     return evaluate_key(
         MDIFiniteKey,
-        lambda eps: key_terms((mu_a, mu_b, p_a, p_b), (nz, mz, nx, mx), eps, eps_c, f, leak),
+        lambda eps: key_terms(
+            (mu_a, mu_b, p_a, p_b), (nz, mz, nx, mx), eps, eps_c, f, leak, sampling_bound
+        ),
         nz.sum(axis=(0, 1)),
         eps_s,
         eps_c,
@@ -586,6 +594,7 @@ def mdi_finite_key_rate(
     eps_sec: Any = DEFAULT_EPS_SEC,
     eps_cor: Any = DEFAULT_EPS_COR,
     secrecy_per_bit: float | None = None,
+    sampling_bound: str = "lim2014",
 ) -> MDIFiniteKey:
     r"""Finite-key length and rate per pulse pair of an MDI-QKD link from its expected counts.
 
@@ -601,7 +610,7 @@ def mdi_finite_key_rate(
         Alice-to-Bob lengths (km); default the link's own arms.
     relay_fraction : float
         Charlie's position as a fraction of ``length_km`` from Alice (with ``length_km``).
-    eps_sec, eps_cor, secrecy_per_bit
+    eps_sec, eps_cor, secrecy_per_bit, sampling_bound
         As in :func:`mdi_finite_key_length`.
 
     Returns
@@ -647,6 +656,7 @@ def mdi_finite_key_rate(
         eps_sec=eps_sec,
         eps_cor=eps_cor,
         secrecy_per_bit=secrecy_per_bit,
+        sampling_bound=sampling_bound,
         ec_inefficiency=params.ec_inefficiency,
         pulses=counts.pulses,
     )
@@ -661,6 +671,7 @@ def optimize_mdi_finite_key(
     eps_sec: float | None = DEFAULT_EPS_SEC,
     eps_cor: float = DEFAULT_EPS_COR,
     secrecy_per_bit: float | None = None,
+    sampling_bound: str = "lim2014",
 ) -> FiniteKeyOptimum:
     r"""Maximise the MDI-QKD finite-key rate ``l/N`` over ``q_z, p_mu, p_nu, mu, nu``.
 
@@ -681,7 +692,7 @@ def optimize_mdi_finite_key(
         ``n_Z`` (> 0).
     relay_fraction : float
         Charlie's position as a fraction of the length from Alice.
-    eps_sec, eps_cor, secrecy_per_bit
+    eps_sec, eps_cor, secrecy_per_bit, sampling_bound
         As in :func:`mdi_finite_key_length`.
 
     Returns
@@ -707,12 +718,15 @@ def optimize_mdi_finite_key(
     weak = float(params.source_a.weak_decoy_intensity)
     block = check_block(block_size)
     eps_s, eps_c, kappa = check_security(eps_sec, eps_cor, secrecy_per_bit)
+    sampling_bound = check_sampling(sampling_bound)
     f = np.asarray(check_ec(params.ec_inefficiency, None)[0])
 
     def key_at(x: np.ndarray) -> tuple[Any, np.ndarray]:
         q_z, mu, p = decode_settings(x, weak)
         settings = (mu, mu, p, p)
         counts = expected_counts_unchecked(eta_a, eta_b, p_d, e_d, settings, q_z, block)
-        return (lambda eps: key_terms(settings, counts[:4], eps, eps_c, f, None)), counts.pulses
+        return (
+            lambda eps: key_terms(settings, counts[:4], eps, eps_c, f, None, sampling_bound)
+        ), counts.pulses
 
     return optimise_protocol(key_at, lengths, weak, block, eps_s, eps_c, kappa, MDIFiniteKey)

@@ -19,6 +19,7 @@ from qkdcircuits.links.finite_key import (
     hoeffding_deviation,
     maximise_box,
     sampling_deviation,
+    serfling_deviation,
     solve_per_bit_secrecy,
 )
 
@@ -170,6 +171,28 @@ def test_sampling_deviation_is_not_a_bound_with_few_errors():
     """Documented limitation of Eq. (5): b(1-b) -> 0 makes gamma vanish with few errors."""
     a = 1e-6
     assert _hypergeometric_failure(2000, 2000, 10, a, 1.0) > 100 * a
+
+
+def test_serfling_deviation_hand_value():
+    # theta = sqrt((c+d)(d+1)/(2 c d^2) ln(1/a))
+    c, d, a = 1e5, 1e6, 1e-10
+    expected = math.sqrt((c + d) * (d + 1) / (2 * c * d * d) * math.log(1 / a))
+    got = serfling_deviation(failure_prob=a, sample_size=c, population_size=d)
+    assert got == pytest.approx(expected, rel=1e-14)
+    assert round(got, 6) == 0.011254
+
+
+def _hypergeometric_failure_serfling(c, d, errors, a):
+    x = np.arange(0, min(c, errors) + 1)
+    pmf = stats.hypergeom.pmf(x, c + d, errors, c)
+    theta = serfling_deviation(failure_prob=a, sample_size=c, population_size=d)
+    return pmf[(errors - x) / d > x / c + theta].sum()
+
+
+@pytest.mark.parametrize(("c", "d", "a"), [(300, 300, 1e-3), (100, 900, 1e-2), (900, 100, 1e-6)])
+def test_serfling_deviation_holds_for_every_number_of_errors(c, d, a):
+    worst = max(_hypergeometric_failure_serfling(c, d, k, a) for k in range(c + d + 1))
+    assert worst <= a
 
 
 # ----------------------------------------------------------------------------------------------

@@ -142,6 +142,30 @@ def test_every_bound_matches_the_paper_equations():
     assert key.qber_x == pytest.approx(sum(COUNTS["errors_x"]) / sum(COUNTS["detections_x"]))
 
 
+def test_serfling_sampling_bound_replaces_gamma():
+    key = bb84_finite_key_length(
+        intensities=MU, intensity_probs=P, sampling_bound="serfling", **COUNTS
+    )
+    ref = lim_by_hand(
+        MU,
+        P,
+        COUNTS["detections_x"],
+        COUNTS["errors_x"],
+        COUNTS["detections_z"],
+        COUNTS["errors_z"],
+        1e-10,
+        1e-15,
+        1.16,
+    )
+    c, d, a = ref["sz1"], ref["sx1"], 1e-10 / 21
+    theta = math.sqrt((c + d) * (d + 1) / (2 * c * d * d) * math.log(1 / a))
+    assert key.sampling_deviation == pytest.approx(theta, rel=1e-12)
+    assert key.phase_error_upper == pytest.approx(ref["vz1"] / ref["sz1"] + theta, rel=1e-12)
+    assert key.single_x_lower == pytest.approx(ref["sx1"], rel=1e-12)
+    with pytest.raises(ValueError, match="sampling_bound"):
+        bb84_finite_key_length(intensities=MU, intensity_probs=P, sampling_bound="gauss", **COUNTS)
+
+
 def test_small_counts_certify_nothing_from_single_photons():
     key = bb84_finite_key_length(
         intensities=(0.5, 0.1, 0.0), intensity_probs=(0.8, 0.1, 0.1), **SMALL

@@ -136,6 +136,27 @@ def test_every_bound_matches_a_scalar_derivation():
     assert key.block_size == 1e9
 
 
+def test_serfling_sampling_bound_replaces_gamma():
+    key = mdi_finite_key_length(
+        intensities=MU, intensity_probs=P, sampling_bound="serfling", **TABLES
+    )
+    ref = by_hand(
+        MU,
+        P,
+        TABLES["detections_z"],
+        TABLES["errors_z"],
+        TABLES["detections_x"],
+        TABLES["errors_x"],
+        1e-10,
+        1e-15,
+        1.16,
+    )
+    c, d, a = ref["s_x"], ref["s_z"], 1e-10 / 25
+    theta = math.sqrt((c + d) * (d + 1) / (2 * c * d * d) * math.log(1 / a))
+    assert key.sampling_deviation == pytest.approx(theta, rel=1e-10)
+    assert key.phase_error_upper == pytest.approx(ref["v_x"] / ref["s_x"] + theta, rel=1e-10)
+
+
 def test_without_deviations_the_bound_is_the_asymptotic_kernel():
     """As eps_sec -> 1 the Chernoff terms vanish relative to huge counts: the bound is then the
     package's asymptotic three-intensity bound applied to the (scaled) gains."""
