@@ -52,6 +52,8 @@ class KeyMaterial:
     altered: bool = False
 
     def __post_init__(self) -> None:
+        if type(self.n_bits) is int and self.bits is None and self.n_bits >= 0:
+            return  # the common accounting-mode case, checked cheaply
         if isinstance(self.n_bits, bool) or not isinstance(self.n_bits, numbers.Integral):
             raise TypeError(f"n_bits={self.n_bits!r} must be an integer")
         if self.n_bits < 0:

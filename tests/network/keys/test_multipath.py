@@ -84,23 +84,14 @@ def test_the_target_never_accepts_a_wrong_key_and_delivers_when_enough_paths_are
 
 def test_reasons_say_why_the_key_was_not_delivered():
     paths, links = fan(3)
-    dropped = relay_multipath(
-        fan_store("material", links),
-        paths,
-        16,
-        threshold=2,
-        link_of=links,
-        behaviours={"p0_1": Drop(), "p2_1": Drop()},
-    )
+
+    def attempt(behaviours):
+        store = fan_store("material", links)
+        return relay_multipath(store, paths, 16, threshold=2, link_of=links, behaviours=behaviours)
+
+    dropped = attempt({"p0_1": Drop(), "p2_1": Drop()})
     assert dropped.reason == "1 of 3 shares arrived, 2 needed (withheld by p0_1, p2_1)"
-    corrupted = relay_multipath(
-        fan_store("material", links),
-        paths,
-        16,
-        threshold=2,
-        link_of=links,
-        behaviours={"p0_1": FlipBit(), "p1_1": FlipBit()},
-    )
+    corrupted = attempt({"p0_1": FlipBit(), "p1_1": FlipBit()})
     assert corrupted.reason == (
         "no 2 of the 3 shares that arrived pass key confirmation (3 checked of 3)"
     )

@@ -166,8 +166,8 @@ def test_take_path_is_all_or_nothing(mode):
 @pytest.mark.parametrize(
     ("args", "error", "match"),
     [
-        ((3, 1), ValueError, "link 3, not in"),
-        ((-1, 1), ValueError, "link -1, not in"),
+        ((3, 1), ValueError, r"link=3 not in \[0, 3\)"),
+        ((-1, 1), ValueError, r"link=-1 not in"),
         ((0, 0), ValueError, "n_bits=0"),
         ((0, 1.0), TypeError, "n_bits=1.0"),
         ((True, 1), TypeError, "link=True"),
