@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import networkx as nx
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -906,3 +907,44 @@ def test_round_rejects_misbehaving_policies_and_mismatched_ledgers():
             expected_qber=measured,
             voters=[0, 0],
         )
+
+
+def _collusion_run(fraction, seed, rounds=12, n=30):
+    """Colluders on a random 4-regular network of trusted nodes, all starting at weight 1."""
+    graph_nx = nx.random_regular_graph(4, n, seed=seed)
+    nodes = [f"T{i}" for i in range(n)]
+    graph = LinkGraph.from_links(nodes, [(nodes[a], nodes[b]) for a, b in graph_nx.edges()])
+    placed = np.random.default_rng(seed).choice(n, round(fraction * n), replace=False)
+    members = set(placed.tolist())
+    group = frozenset(nodes[i] for i in members)
+    behaviours = {node: Collude(group=group) for node in group}
+    ledger = ControlLedger.initial(n_nodes=n, n_links=graph.n_links)
+    history = []
+    for _ in range(rounds):
+        ledger = voting_round(
+            ledger,
+            graph,
+            measured_qber=np.full(graph.n_links, E_D),
+            expected_qber=np.full(graph.n_links, E_D),
+            behaviours=behaviours,
+            rng=seed,
+        ).ledger
+        history.append(ledger)
+    return members, history
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_collusion_below_a_third_between_and_above_half(seed):
+    # Below a third: every colluder is excluded and no honest node is.
+    members, history = _collusion_run(0.2, seed)
+    assert history[-1].excluded_nodes == members
+    # From a third of the weight on: no exclusion can pass in the first round (blocking).
+    members, history = _collusion_run(0.4, seed)
+    assert not history[0].excluded_nodes & members
+    # From half of the weight on: the weighted median is theirs; their weight grows and
+    # no colluder is ever excluded, while honest nodes are.
+    members, history = _collusion_run(0.6, seed)
+    share = [sum(ledger.weights[i] for i in members) / sum(ledger.weights) for ledger in history]
+    assert share[-1] > 0.6
+    assert not any(ledger.excluded_nodes & members for ledger in history)
+    assert history[-1].excluded_nodes
