@@ -31,6 +31,7 @@ reconciliation protocol Cascade", Quantum Inf. Comput. 15, 453 (2015): the recon
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -51,10 +52,15 @@ __all__ = [
     "CASCADE_BICONF",
     "CASCADE_ORIGINAL",
     "CASCADE_PRESETS",
+    "DEFAULT_FRAME_BITS",
     "CascadeConfig",
     "CascadeResult",
     "cascade_reconcile",
 ]
+
+
+DEFAULT_FRAME_BITS = 1 << 20
+"""Longest frame Cascade reconciles as one (bits): a longer key is cut into near-equal frames."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,15 @@ class CascadeConfig:
         and cascade on a mismatch, and stop after this many consecutive agreeing checks. 0
         disables it. Any nonzero error pattern has odd parity on such a subset with probability
         exactly 1/2, so residual errors survive ``r`` clean checks with probability at most
-        ``2**-r``.
+        ``2**-r`` per frame.
+    frame_bits : int or None
+        A key longer than this is cut into near-equal frames of at most ``frame_bits`` bits,
+        reconciled one after the other with their own shuffles (``None``: one frame). Cascade's
+        leakage per bit does not depend on the length beyond a few thousand bits (measured
+        ``f = 1.139`` at 10^6 and 10^7 bits, Q = 2%), while a frame that fits in the processor's
+        caches keeps the cost per bit constant: random shuffles and gathers over arrays larger
+        than the caches cost several times more per element. Default
+        :data:`DEFAULT_FRAME_BITS` (``2**20``).
 
     Raises
     ------
@@ -108,6 +122,7 @@ class CascadeConfig:
     block_sizes: tuple[int, ...] | None = None
     top_pass_batch: int = 16
     biconf_rounds: int = 0
+    frame_bits: int | None = DEFAULT_FRAME_BITS
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -131,6 +146,8 @@ class CascadeConfig:
             raise TypeError(f"biconf_rounds={self.biconf_rounds!r} must be an int")
         if self.biconf_rounds < 0:
             raise ValueError(f"biconf_rounds={self.biconf_rounds!r} must be >= 0")
+        if self.frame_bits is not None:
+            check_positive_int(self.frame_bits, "frame_bits")
 
     def pass_block_sizes(self, n: int, qber: float) -> tuple[int, ...]:
         """Block size of every pass for an ``n``-bit key at estimated QBER ``qber``.
@@ -562,13 +579,15 @@ def cascade_reconcile(
         If the keys are not 0/1 arrays of equal length, ``qber`` is outside [0, 1] or the preset
         is unknown.
     MemoryError
-        If the key does not fit (about 50 bytes per bit): the message gives the estimate and
-        says to reconcile in blocks.
+        If a frame does not fit (about 50 bytes per bit): the message gives the estimate and
+        says what to do.
 
     Notes
     -----
-    Cost is linear in the key length: each pass is one shuffle and one pass over the key, and a
-    search touches only the blocks it corrects (odd blocks are tracked, never rescanned).
+    Cost is linear in the key length: each pass is one shuffle and one pass over the frame, a
+    search touches only the blocks it corrects (odd blocks are tracked, never rescanned), and a
+    long key is reconciled in frames of at most ``config.frame_bits`` bits. ``block_sizes``
+    reports the first frame's.
 
     References
     ----------
@@ -602,48 +621,63 @@ def cascade_reconcile(
         empty = np.zeros(0, dtype=np.uint8)
         return CascadeResult(empty, 0, 0, 0, 0, (), 0, config, empty.copy())
 
+    frames = -(-n // config.frame_bits) if config.frame_bits else 1
+    bounds = np.linspace(0, n, frames + 1).round().astype(np.int64)  # near-equal frames
+    states, checks = [], 0
     try:
-        sizes = config.pass_block_sizes(n, qber)
-        state = _Cascade(alice, bob, config.top_pass_batch)
-        index_type = np.int32 if n < 2**31 else np.int64
-        for block in sizes:
-            # the same permutation as rng.permutation(n), shuffled in place at half the memory
-            order = np.arange(n, dtype=index_type)
-            rng.shuffle(order)
-            state.add_pass(_Pass.shuffled(order, block, n))
-            state.settle()
-
-        checks = 0
-        clean = 0
-        while clean < config.biconf_rounds:
-            # A uniformly random subset (each bit with probability 1/2, independently) as one block
-            # whose parity alone is disclosed: any nonzero error pattern then has odd overlap with
-            # probability exactly 1/2. A fixed-size half does not have that property (an all-ones
-            # pattern of even length always meets an even-sized half evenly).
-            mask = rng.random(n) < 0.5
-            checks += 1
-            if not mask.any():  # the empty subset: parity 0 on both sides, nothing disclosed
-                clean += 1
-                continue
-            clean = 0 if state.add_pass(_Pass.subset(mask)) else clean + 1
-            state.settle()
+        for start, stop in itertools.pairwise(bounds.tolist()):
+            state, frame_checks = _reconcile_frame(
+                alice[start:stop], bob[start:stop], qber, config, rng
+            )
+            states.append(state)
+            checks += frame_checks
     except MemoryError as exc:
+        frame = min(n, config.frame_bits or n)
         raise out_of_memory(
-            f"Cascade on {n} bits",
-            _BYTES_PER_KEY_BIT * n,
-            "reconcile the key in independent blocks (e.g. 10^7 bits each: Cascade's cost and "
-            "leakage are additive over blocks)",
+            f"Cascade on {n} bits (frames of {frame})",
+            _BYTES_PER_KEY_BIT * frame + 3 * n,
+            "use smaller frames (CascadeConfig.frame_bits) or distil the key in smaller blocks",
         ) from exc
-    corrected_bob = alice ^ state.errors
-    disclosed = np.concatenate(state.disclosed) if state.disclosed else np.zeros(0, dtype=np.uint8)
+    errors = np.concatenate([state.errors for state in states])
+    disclosed = [part for state in states for part in state.disclosed]
     return CascadeResult(
-        bob_bits=corrected_bob,
-        leaked_bits=state.leaked,
-        corrected_bits=state.corrected,
+        bob_bits=alice ^ errors,
+        leaked_bits=sum(state.leaked for state in states),
+        corrected_bits=sum(state.corrected for state in states),
         initial_errors=initial_errors,
-        residual_errors=int(np.count_nonzero(state.errors)),
-        block_sizes=sizes,
+        residual_errors=int(np.count_nonzero(errors)),
+        block_sizes=config.pass_block_sizes(int(bounds[1]), qber),
         biconf_checks=checks,
         config=config,
-        disclosed=disclosed,
+        disclosed=np.concatenate(disclosed) if disclosed else np.zeros(0, dtype=np.uint8),
     )
+
+
+def _reconcile_frame(
+    alice: np.ndarray, bob: np.ndarray, qber: float, config: CascadeConfig, rng: np.random.Generator
+) -> tuple[_Cascade, int]:
+    """Cascade passes, then BICONF checks, on one frame; returns its state and BICONF checks."""
+    n = alice.size
+    state = _Cascade(alice, bob, config.top_pass_batch)
+    index_type = np.int32 if n < 2**31 else np.int64
+    for block in config.pass_block_sizes(n, qber):
+        # the same permutation as rng.permutation(n), shuffled in place at half the memory
+        order = np.arange(n, dtype=index_type)
+        rng.shuffle(order)
+        state.add_pass(_Pass.shuffled(order, block, n))
+        state.settle()
+    checks = 0
+    clean = 0
+    while clean < config.biconf_rounds:
+        # A uniformly random subset (each bit with probability 1/2, independently) as one block
+        # whose parity alone is disclosed: any nonzero error pattern then has odd overlap with
+        # probability exactly 1/2. A fixed-size half does not have that property (an all-ones
+        # pattern of even length always meets an even-sized half evenly).
+        mask = rng.random(n) < 0.5
+        checks += 1
+        if not mask.any():  # the empty subset: parity 0 on both sides, nothing disclosed
+            clean += 1
+            continue
+        clean = 0 if state.add_pass(_Pass.subset(mask)) else clean + 1
+        state.settle()
+    return state, checks
