@@ -34,6 +34,7 @@ from network.keys.material import KeyMaterial
 from network.voting import (
     ControlLedger,
     DeliveryLog,
+    LedgerStateMachine,
     LinkGraph,
     SetAcceptedQber,
     SetExclusion,
@@ -658,6 +659,32 @@ def test_ledger_json_round_trip(weights, qber, nodes, links, version):
 def test_ledger_rejects_bad_states_and_operations(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+def test_state_machine_replicas_stay_in_step_and_reject_bad_operations():
+    start = ControlLedger.initial(n_nodes=3, n_links=2)
+    replicas = [LedgerStateMachine(start) for _ in range(3)]
+    operations = [
+        LedgerStateMachine.encode(SetWeights(weights=(1.0, 0.3, 0.7))),
+        b'{"op":"set-exclusion","target":"node","indices":[7],"excluded":true}',  # out of range
+        b"not json",
+        b'{"op":"set-weights","weights":["1"]}',
+        LedgerStateMachine.encode(SetExclusion(target="link", indices=(1,), excluded=True)),
+    ]
+    results = [[replica.apply(op) for op in operations] for replica in replicas]
+    assert results[0] == results[1] == results[2]
+    assert [json.loads(r).get("ok", False) for r in results[0]] == [True, False, False, False, True]
+    assert "outside" in json.loads(results[0][1])["error"]
+    snapshots = {replica.snapshot() for replica in replicas}
+    assert len(snapshots) == 1
+    ledger = replicas[0].ledger
+    assert ledger.version == 2 and ledger.weights == (1.0, 0.3, 0.7)
+    assert ledger.excluded_links == {1}
+    fresh = LedgerStateMachine(start)
+    fresh.restore(snapshots.pop())
+    assert fresh.ledger == ledger
+    with pytest.raises(TypeError, match="ControlLedger"):
+        LedgerStateMachine({"weights": []})
 
 
 # ----------------------------------------------------------------------------- whole rounds
