@@ -1,7 +1,7 @@
 r"""Statistics shared by the composable finite-key analyses (no Qiskit).
 
 The finite-key analyses of decoy-state BB84 (:mod:`qkdcircuits.links.finite_key_bb84`) and of
-MDI-QKD (:mod:`qkdcircuits.links.finite_key_mdi`) need three concentration results and one
+MDI-QKD (:mod:`qkdcircuits.links.finite_key_mdi`) need four concentration results and one
 convention, collected here:
 
 * :func:`hoeffding_deviation`: ``delta(n, eps) = sqrt(n/2 ln(1/eps))``, the one-sided deviation
@@ -14,12 +14,16 @@ convention, collected here:
   estimation in MDI-QKD; the closed form below is derived in its docstring.
 * :func:`sampling_deviation`: ``gamma(a, b, c, d)`` of Lim et al. (2014), Eq. (5) / (B2), the
   deviation of the error rate of a random sample taken without replacement (C.-H. F. Fung,
-  X. Ma, H. F. Chau, Phys. Rev. A 81, 012318 (2010)).
+  X. Ma, H. F. Chau, Phys. Rev. A 81, 012318 (2010)); it is not a bound with few errors;
+* :func:`serfling_deviation`: the same deviation from Serfling's inequality (R. J. Serfling,
+  Ann. Stat. 2, 39 (1974)), valid for every count;
 * :func:`solve_per_bit_secrecy`: the paper's convention ``eps_sec = kappa * l`` (secrecy
   leakage ``kappa`` per key bit, Lim et al. 2014, Sec. IV), a fixed point in ``l``.
 
-It also holds the vectorised box maximiser used by the finite-key optimisers (plain names,
-not exported: :func:`maximise_box`).
+It also holds what the two protocol modules share (plain names, not exported): argument
+checks, the phase-error and leakage terms, the assembly of a result with ``eps_sec = kappa l``,
+and the vectorised optimiser of the protocol settings (:func:`maximise_box`,
+:func:`optimise_protocol`).
 """
 
 from __future__ import annotations

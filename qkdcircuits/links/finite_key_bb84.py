@@ -48,10 +48,10 @@ Readings of the paper (ambiguities)
   of the per-intensity rates, which is the string that error correction actually corrects).
   A measured leakage can be passed instead (``ec_leak_bits``), as the paper recommends.
 * ``gamma``: ``log 2`` is the natural logarithm, ``log2`` base 2 (see
-  :func:`~qkdcircuits.links.finite_key.sampling_deviation` for the alternatives). Exact
-  hypergeometric tails show that only this reading is a valid bound even with hundreds of
-  errors in the sample, and that no reading is one with a few errors: ``gamma`` vanishes with
-  the observed error rate. ``sampling_bound="serfling"`` replaces it by Serfling's deviation
+  :func:`~qkdcircuits.links.finite_key.sampling_deviation` for the alternatives). In exact
+  hypergeometric tails (``a = 1e-12``, a few hundred errors) only this reading holds, and no
+  reading holds with a few errors: ``gamma`` vanishes with the observed error rate.
+  ``sampling_bound="serfling"`` replaces it by Serfling's deviation
   (:func:`~qkdcircuits.links.finite_key.serfling_deviation`), valid for every count, at the
   price of a larger phase-error margin at small error rates.
 * ``eps_sec`` is fixed by default. The paper's evaluation fixes instead the leakage per key
@@ -80,7 +80,10 @@ Alice sends ``N = n_X / (q_x^2 sum_k p_k R_k)`` pulses to fill a block of ``n_X`
 detections, and the expected counts are ``n_{X,k} = N q_x^2 p_k R_k``,
 ``m_{X,k} = N q_x^2 p_k e_k`` (Z: ``(1 - q_x)^2``). The paper's parameter set is
 ``alpha = 0.2`` dB/km, ``eta_Bob = 0.1``, ``p_dc = 6e-7``, ``p_ap = 0.04``, ``e_mis = 5e-3``,
-``f = 1.16``, ``mu3 = 2e-4``, ``kappa = eps_cor = 1e-15``.
+``f = 1.16``, ``mu3 = 2e-4``, ``kappa = eps_cor = 1e-15``. With these readings and
+:func:`optimize_bb84_finite_key`, a block of ``n_X = 1e4`` reaches 130 km (the paper: "135 km";
+132.5 km with ``gamma`` read with ``ln``, 121 km with Serfling's bound), and at 100 km the rate
+with ``n_X = 1e9`` is 1.71 times that with ``1e7`` (the paper: "about 1.75").
 """
 
 from __future__ import annotations
@@ -116,6 +119,7 @@ from qkdcircuits.links.finite_key import (
     phase_error_terms,
     real_array,
 )
+from qkdcircuits.links.params import BB84DecoyParams
 
 __all__ = [
     "BB84Counts",
@@ -523,6 +527,8 @@ def bb84_expected_counts(
 
 def link_inputs(params: Any, length_km: Any) -> tuple[np.ndarray, float, float]:
     """``(eta, Y0, e_d)`` of a :class:`~qkdcircuits.links.params.BB84DecoyParams`."""
+    if not isinstance(params, BB84DecoyParams):
+        raise TypeError(f"params={params!r} must be a BB84DecoyParams")
     if length_km is None:
         eta = np.asarray(params.transmittance, dtype=float)
     else:
@@ -572,6 +578,8 @@ def bb84_finite_key_rate(
     ------
     ValueError
         As :func:`bb84_expected_counts` and :func:`bb84_finite_key_length`.
+    TypeError
+        If ``params`` is not a :class:`~qkdcircuits.links.params.BB84DecoyParams`.
 
     Examples
     --------
@@ -581,8 +589,8 @@ def bb84_finite_key_rate(
     >>> f"{key.key_rate_per_pulse:.3e}"
     '6.652e-04'
     """
-    source = params.source
     eta, y0, e_d = link_inputs(params, length_km)
+    source = params.source
     counts = bb84_expected_counts(
         transmittance=eta,
         background_yield=y0,
@@ -657,6 +665,8 @@ def optimize_bb84_finite_key(
     ValueError
         For arguments out of range (as :func:`bb84_finite_key_length`), or a ``mu3`` that
         leaves no room for ``mu1 <= 1.2``.
+    TypeError
+        If ``params`` is not a :class:`~qkdcircuits.links.params.BB84DecoyParams`.
 
     Examples
     --------

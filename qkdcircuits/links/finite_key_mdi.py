@@ -6,10 +6,11 @@ analysis for measurement-device-independent quantum key distribution", Nat. Comm
 phase error is estimated from the X basis by random sampling, and the decoy-state parameters
 are estimated with Chernoff bounds on the counts of every intensity pair. The composable
 bookkeeping (smooth min-entropy chain rule, uncertainty relation, privacy amplification) is
-the one of C. C. W. Lim, M. Curty, N. Walenta, F. Xu, H. Zbinden, Phys. Rev. A 89, 022307
-(2014), Appendix B, which the same authors use; the decoy bound is this package's analytic
+that of C. C. W. Lim, M. Curty, N. Walenta, F. Xu, H. Zbinden, Phys. Rev. A 89, 022307
+(2014), Appendix B, specialised below; the decoy bound is this package's analytic
 three-intensity bound (:func:`~qkdcircuits.links.decoy.mdi_yield_lower_bound`), not the
-linear programs that Curty et al. solve numerically.
+estimation procedure of Curty et al. This is therefore an analysis in their framework, not a
+reproduction of their numbers.
 
 Protocol
 --------
@@ -43,8 +44,8 @@ coefficient ``1 - c``) and by its upper bound where negative (``(nu, omega)``,
 ``v_11 <= tau_1^A tau_1^B T_E(nu, nu) / ((nu_a - omega_a)(nu_b - omega_b))`` from the X-basis
 error counts (upper bounds on ``(nu, nu)``, ``(omega, omega)``, lower on the other two). The
 bounds on the expected counts are :func:`~qkdcircuits.links.finite_key.chernoff_mean_bounds`
-(Curty et al. use the Chernoff bound for the same reason: the counts of the weak pairs are far
-smaller than the block).
+(Chernoff rather than Hoeffding, as in Curty et al.: the counts of the weak pairs are far
+smaller than the block, and Hoeffding's width grows with the block).
 
 Key length
 ----------
@@ -109,6 +110,7 @@ from qkdcircuits.links.finite_key import (
     phase_error_terms,
     real_array,
 )
+from qkdcircuits.links.params import MDIParams
 
 __all__ = [
     "MDICounts",
@@ -570,6 +572,8 @@ def link_inputs(
     params: Any, length_km: Any, relay_fraction: float
 ) -> tuple[np.ndarray, np.ndarray, float, float]:
     """``(eta_a, eta_b, p_d, e_d)`` of an :class:`~qkdcircuits.links.params.MDIParams`."""
+    if not isinstance(params, MDIParams):
+        raise TypeError(f"params={params!r} must be an MDIParams")
     if length_km is None:
         eta_a = np.asarray(params.transmittance_a, dtype=float)
         eta_b = np.asarray(params.transmittance_b, dtype=float)
@@ -622,6 +626,8 @@ def mdi_finite_key_rate(
     ------
     ValueError
         As :func:`mdi_expected_counts` and :func:`mdi_finite_key_length`.
+    TypeError
+        If ``params`` is not a :class:`~qkdcircuits.links.params.MDIParams`.
 
     Examples
     --------
@@ -705,6 +711,8 @@ def optimize_mdi_finite_key(
     ------
     ValueError
         For arguments out of range.
+    TypeError
+        If ``params`` is not a :class:`~qkdcircuits.links.params.MDIParams`.
 
     Examples
     --------

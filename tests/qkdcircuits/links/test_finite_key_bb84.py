@@ -571,3 +571,8 @@ def test_bad_types_are_rejected():
         lim_model_counts(10.0, block=1e6, q_x=1.0)
     with pytest.raises(ValueError, match="block_size"):
         optimize_bb84_finite_key(LIM, length_km=[10.0], block_size=-1.0)
+
+
+def test_params_of_the_wrong_type_are_rejected():
+    with pytest.raises(TypeError, match="params"):
+        bb84_finite_key_rate(object(), block_size=1e6)

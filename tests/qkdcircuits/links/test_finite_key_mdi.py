@@ -429,3 +429,8 @@ def test_bad_link_input_is_rejected():
         mdi_finite_key_rate(MDIParams.xu2013(), block_size=1e9, length_km=10.0, relay_fraction=1.5)
     with pytest.raises(ValueError, match="block_size"):
         optimize_mdi_finite_key(MDIParams.xu2013(), length_km=[10.0], block_size=0.0)
+
+
+def test_params_of_the_wrong_type_are_rejected():
+    with pytest.raises(TypeError, match="params"):
+        mdi_finite_key_rate(object(), block_size=1e6)
