@@ -840,7 +840,9 @@ def weighted_vote(
 
     A subject changes status (included -> excluded, or back) only when the voters wanting the
     change hold strictly more than ``quorum`` of the total weight ``sum_k w_k``; abstentions
-    (:data:`~network.byzantine.VOTE_ABSTAIN`) count against change.
+    (:data:`~network.byzantine.VOTE_ABSTAIN`) count against change. Shares are computed in
+    floating point: a share within rounding error (about 1e-15) of ``quorum`` may fall either
+    way.
 
     Parameters
     ----------

@@ -481,7 +481,9 @@ def electorates(draw, low, high):
     weights = np.concatenate([honest, byzantine_weights])[order]
     byzantine = order >= honest.size
     share = weights[byzantine].sum() / weights.sum()
-    assume(low <= share < high)
+    # Decisions are computed in floating point: keep the shares off the bounds by more than
+    # rounding error (at a share of 1/3 - 1e-17 the honest 2/3 may round either way).
+    assume(low + 1e-9 <= share < high - 1e-9)
     n = weights.size
     subjects = draw(st.integers(1, 6))
     honest_opinion = np.array(draw(st.lists(st.booleans(), min_size=subjects, max_size=subjects)))
@@ -505,7 +507,7 @@ def test_byzantine_weight_under_a_third_cannot_flip_an_agreed_decision(case):
 
 
 @settings(max_examples=200, deadline=None)
-@given(case=electorates(1 / 3 + 1e-9, 2 / 3))
+@given(case=electorates(1 / 3, 2 / 3))
 def test_between_a_third_and_two_thirds_byzantine_weight_blocks_but_cannot_force(case):
     weights, byzantine, opinion, status, _ = case
     # Blocking: the Byzantine voters vote for the status quo on every subject.
@@ -527,7 +529,7 @@ def test_between_a_third_and_two_thirds_byzantine_weight_blocks_but_cannot_force
 
 
 @settings(max_examples=100, deadline=None)
-@given(case=electorates(2 / 3 + 1e-9, 1.0))
+@given(case=electorates(2 / 3, 1.0))
 def test_above_two_thirds_byzantine_weight_imposes_its_decisions(case):
     weights, byzantine, opinion, status, _ = case
     forcing = np.where(
