@@ -83,3 +83,10 @@ def test_bench_rounds_quick():
     }
     assert set(values) == expected
     assert all(math.isfinite(v) and v > 0 for v in values.values())
+
+
+@pytest.mark.slow
+def test_bench_kms_quick():
+    values = run_quick("bench_kms.py")
+    assert set(values) == {"kms_keys_per_s", "kms_p99_ms", "in_process_keys_per_s"}
+    assert all(math.isfinite(v) and v > 0 for v in values.values())
