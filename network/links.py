@@ -8,12 +8,16 @@ calls :func:`qkdcircuits.evaluate_links` on them: gains, QBERs and secret-key ra
 in one vectorised call per protocol.
 
 Caching by parameters
-    The inputs of each link are quantised (1e-3 dB of loss, relative 1e-6 of the factors and
-    intensities, 1e-9 of the misalignment probability: far below any physical effect) and
-    compared with those of the previous evaluation; only the links whose quantised inputs
-    changed are evaluated again. A network whose links do not all fluctuate at once (static
-    fibre links beside free-space ones, or intensities held by a controller) pays only for the
-    links that moved.
+    The state of a link is quantised (extra loss and detector efficiency as dB of loss, to
+    0.01 dB, i.e. 0.23 % of transmittance; the relative signal intensity to 1e-3; the
+    misalignment probability to 1e-6) and evaluated *at the quantised values*, so every memo
+    entry is exact for its key. A detector-efficiency factor ``f`` is the same, for the photons,
+    as an extra loss of ``-10 log10 f`` dB (dark counts do not change), and the repetition rate
+    only scales the rates per second (dead time applied afterwards, vectorised), so neither
+    multiplies the number of states. Each call looks up only the links whose quantised state
+    changed since the previous call; the rest reuse their row. Missing states of all links are
+    evaluated in one :func:`qkdcircuits.evaluate_links` call per protocol. A fluctuating link
+    revisits the same few hundred states, so after a warm-up nearly every lookup hits.
 
 Measured QBER
     What the network sees is measured: in a slice of ``dt`` seconds a link sifts
@@ -36,7 +40,8 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +51,21 @@ from qkdcircuits import PROTOCOLS, LinkArray, evaluate_links
 from qkdcircuits._validation import SeedLike, as_generator, check_positive
 from qkdcircuits.links.params import LinkParams
 
-__all__ = ["LinkModel", "LinkSnapshot"]
+__all__ = ["LinkModel", "LinkSnapshot", "bypass_alternatives"]
 
-_QUANTUM = np.array([1e-3, 1e-6, 1e-6, 1e-6, 1e-9])  # loss dB, eff, rate, intensity, e_d
+_LOSS_QUANTUM_DB = 0.01  # dB of extra loss (and of efficiency change), i.e. 0.23 % in transmittance
+_SCALE_QUANTUM = 1e-3  # relative signal intensity
+_MISALIGNMENT_QUANTUM = 1e-6  # misalignment error probability
+_MEMO_LOOKUP_LIMIT = 512  # changed links per call above which the memo is not consulted
+_CACHED = (
+    "gain_z",
+    "qber_z",
+    "qber_x",
+    "key_rate_per_pulse",
+    "sifted_per_pulse",
+    "click_prob",
+    "signal_intensity",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,17 +95,6 @@ class LinkSnapshot:
     signal_intensity: np.ndarray
 
 
-_FIELDS = (
-    "gain_z",
-    "qber_z",
-    "qber_x",
-    "key_rate_per_pulse",
-    "key_rate_bps",
-    "sifted_bps",
-    "signal_intensity",
-)
-
-
 class LinkModel:
     """Vectorised, cached evaluation of all links of a network (see the module docstring).
 
@@ -96,59 +102,96 @@ class LinkModel:
     ----------
     params : sequence of BB84DecoyParams or MDIParams
         The nominal parameters of link ``0 .. m-1`` (protocols may be mixed).
-    decoy : str
-        Decoy method of every link (``"infinite"`` or a finite method valid for each protocol).
+    alternatives : sequence of BB84DecoyParams, MDIParams or None, optional
+        A second way to run each link (e.g. an MDI-QKD link run as BB84 straight through its
+        relay site), or ``None`` where there is none; ``protocol_choice`` in :meth:`evaluate`
+        picks one per link.
+    decoy : str or mapping
+        Decoy method of every link (``"infinite"``), or one per protocol
+        (``{"bb84-decoy": "vacuum-weak", "mdi": "three-intensity"}``; protocols left out use
+        ``"infinite"``).
     optimize_nominal : bool
         Start every link at the signal intensity that maximises its key rate at its nominal
         state (:func:`qkdcircuits.evaluate_links` with ``optimize=True``); otherwise at the
         intensity of its parameters.
+    memo_size : int
+        Most link states remembered (about 150 bytes each); the memo is cleared when full.
+
+    Attributes
+    ----------
+    protocols : numpy.ndarray
+        ``(2, m)`` protocol name of each link's primary and alternative way (``""`` for none).
+    has_alternative : numpy.ndarray
+        ``(m,)`` whether a link can switch.
+    nominal_intensity, nominal_misalignment : numpy.ndarray
+        ``(2, m)`` per way: the starting signal intensity (Alice's for MDI-QKD) and ``e_d``.
     """
 
     def __init__(
         self,
         params: Sequence[LinkParams],
         *,
-        decoy: str = "infinite",
+        alternatives: Sequence[LinkParams | None] | None = None,
+        decoy: str | Mapping[str, str] = "infinite",
         optimize_nominal: bool = True,
+        memo_size: int = 1_000_000,
     ) -> None:
         items = list(params)
         if not items:
             raise ValueError("params is empty: a network needs at least one link")
-        self.decoy = decoy
-        self.n_links = len(items)
-        protocol = np.array([p.protocol for p in items])
-        self._groups: list[tuple[str, np.ndarray, LinkArray]] = []
-        self.nominal_intensity = np.zeros(self.n_links)
-        self._arm_a = np.full(self.n_links, 1.0)  # share of the extra loss on Alice's arm
-        for name in PROTOCOLS:
-            index = np.flatnonzero(protocol == name)
-            if index.size == 0:
-                continue
-            links = LinkArray.from_params([items[k] for k in index])
-            if optimize_nominal:
-                optimum = evaluate_links(links, decoy=decoy, optimize=True).intensities
+        if isinstance(decoy, str):
+            self.decoy = dict.fromkeys(PROTOCOLS, decoy)
+        elif isinstance(decoy, Mapping):
+            self.decoy = {name: decoy.get(name, "infinite") for name in PROTOCOLS}
+        else:
+            raise TypeError(f"decoy={decoy!r} must be a str or a mapping protocol -> method")
+        self.n_links = m = len(items)
+        others = [None] * m if alternatives is None else list(alternatives)
+        if len(others) != m:
+            raise ValueError(f"alternatives has {len(others)} entries for {m} links")
+        self.has_alternative = np.array([alt is not None for alt in others], dtype=bool)
+        self.protocols = np.full((2, m), "", dtype=object)
+        self.nominal_intensity = np.full((2, m), np.nan)
+        self.nominal_misalignment = np.full((2, m), np.nan)
+        self._nominal_efficiency = np.ones((2, m))
+        self._nominal_rate = np.ones((2, m))
+        self._dead_time = np.zeros((2, m))
+        self._arm_a = np.full((2, m), 1.0)  # share of the extra loss on Alice's arm (MDI)
+        # (way, protocol, link ids, LinkArray of those links)
+        self._groups: list[tuple[int, str, np.ndarray, LinkArray]] = []
+        for way, column in enumerate((items, others)):
+            present = [k for k in range(m) if column[k] is not None]
+            for name in PROTOCOLS:
+                index = np.array([k for k in present if column[k].protocol == name], dtype=np.int64)
+                if index.size == 0:
+                    continue
+                links = LinkArray.from_params([column[k] for k in index])
+                if optimize_nominal:
+                    best = evaluate_links(links, decoy=self.decoy[name], optimize=True).intensities
+                    if name == "mdi":
+                        links = links.replace(
+                            signal_intensity_a=best["mu_a"], signal_intensity_b=best["mu_b"]
+                        )
+                    else:
+                        links = links.replace(signal_intensity=best["mu"])
                 if name == "mdi":
-                    links = links.replace(
-                        signal_intensity_a=optimum["mu_a"], signal_intensity_b=optimum["mu_b"]
+                    total = links.length_a_km + links.length_b_km
+                    self._arm_a[way, index] = np.divide(
+                        links.length_a_km, total, out=np.full(index.size, 0.5), where=total > 0
                     )
+                    self.nominal_intensity[way, index] = links.signal_intensity_a
                 else:
-                    links = links.replace(signal_intensity=optimum["mu"])
-            if name == "mdi":
-                total = links.length_a_km + links.length_b_km
-                share = np.divide(
-                    links.length_a_km, total, out=np.full(index.size, 0.5), where=total > 0
-                )
-                self._arm_a[index] = share
-                self.nominal_intensity[index] = links.signal_intensity_a
-            else:
-                self.nominal_intensity[index] = links.signal_intensity
-            self._groups.append((name, index, links))
-        self.protocols = protocol
-        self.nominal_misalignment = np.empty(self.n_links)
-        for _, index, links in self._groups:
-            self.nominal_misalignment[index] = links.misalignment_prob
-        self._cache: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
-        self.evaluations = 0  # links evaluated so far (for benchmarks and tests)
+                    self.nominal_intensity[way, index] = links.signal_intensity
+                self.protocols[way, index] = name
+                self.nominal_misalignment[way, index] = links.misalignment_prob
+                self._nominal_efficiency[way, index] = links.detector_efficiency
+                self._nominal_rate[way, index] = links.repetition_rate_hz
+                self._dead_time[way, index] = np.nan_to_num(links.dead_time_s)
+                self._groups.append((way, name, index, links))
+        self._last: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._memo: dict[tuple[int, ...], np.ndarray] = {}
+        self.memo_size = memo_size
+        self.evaluations = 0  # link states evaluated so far (for benchmarks and tests)
 
     def _inputs(self, name: str, value: Any, default: float | np.ndarray) -> np.ndarray:
         if value is None:
@@ -171,6 +214,7 @@ class LinkModel:
         intensity_scale: Any = None,
         misalignment_prob: Any = None,
         optimize: bool = False,
+        protocol_choice: Any = None,
         cache: str = "default",
     ) -> LinkSnapshot:
         """Evaluate every link at the given state (each argument an array over links).
@@ -181,7 +225,8 @@ class LinkModel:
             Extra channel loss in dB (>= 0) on top of the fibre (MDI-QKD: split between the arms
             in proportion to their lengths). Default 0.
         efficiency_factor : array, optional
-            Detector efficiency relative to nominal (> 0; the result is clipped at 1). Default 1.
+            Detector efficiency relative to nominal (> 0; the efficiency is capped at 1).
+            Default 1.
         rate_factor : array, optional
             Source repetition rate relative to nominal (> 0). Default 1.
         intensity_scale : array, optional
@@ -192,9 +237,14 @@ class LinkModel:
         optimize : bool
             Re-optimise every link's signal intensity at this state (``intensity_scale`` is then
             ignored).
+        protocol_choice : array of {0, 1}, optional
+            Per link, run it the primary way (0, default) or the alternative way (1, only where
+            the link has one).
         cache : str
-            Name of the cache slot; evaluations of different kinds (e.g. with and without
-            attacks) use different slots so that they do not evict each other.
+            Name of the slot that remembers the previous call's state: links whose quantised
+            state did not change since the previous call with the same slot are not even looked
+            up again. Evaluations of different kinds (with and without attacks) should use
+            different slots.
 
         Returns
         -------
@@ -204,7 +254,11 @@ class LinkModel:
         eff = self._inputs("efficiency_factor", efficiency_factor, 1.0)
         rate = self._inputs("rate_factor", rate_factor, 1.0)
         scale = self._inputs("intensity_scale", intensity_scale, 1.0)
-        e_d = self._inputs("misalignment_prob", misalignment_prob, self.nominal_misalignment)
+        way = self._ways(protocol_choice)
+        links = np.arange(self.n_links)
+        e_d = self._inputs(
+            "misalignment_prob", misalignment_prob, self.nominal_misalignment[way, links]
+        )
         for name, array, low in (("extra_loss_db", loss, 0.0), ("misalignment_prob", e_d, 0.0)):
             if np.any(array < low):
                 raise ValueError(f"{name} must be >= {low}")
@@ -217,71 +271,143 @@ class LinkModel:
                 raise ValueError(f"{name} must be > 0")
         if np.any(e_d > 0.5):
             raise ValueError("misalignment_prob must be <= 0.5")
-        state = np.column_stack([loss, eff, rate, scale, e_d])
-        key = np.round(state / _QUANTUM).astype(np.int64)
-        if optimize:
-            key[:, 3] = -1  # the intensity is chosen by the optimiser
-        previous = self._cache.get(cache)
+        # A detector efficiency factor f acts on the photons like an extra loss of
+        # -10 log10(f) dB on every arm (dark counts are unchanged); the efficiency stays <= 1.
+        eff_db = -10.0 * np.log10(np.minimum(eff, 1.0 / self._nominal_efficiency[way, links]))
+        key = np.empty((self.n_links, 5), dtype=np.int64)
+        key[:, 0] = np.rint(loss / _LOSS_QUANTUM_DB)
+        key[:, 1] = np.rint(eff_db / _LOSS_QUANTUM_DB)
+        key[:, 2] = -1 if optimize else np.rint(scale / _SCALE_QUANTUM)
+        key[:, 3] = np.rint(e_d / _MISALIGNMENT_QUANTUM)
+        key[:, 4] = way
+        previous = self._last.get(cache)
         if previous is None:
             changed = np.ones(self.n_links, dtype=bool)
-            out = {name: np.full(self.n_links, np.nan) for name in _FIELDS}
+            rows = np.full((self.n_links, len(_CACHED)), np.nan)
         else:
-            old_key, old_out = previous
+            old_key, old_rows = previous
             changed = np.any(key != old_key, axis=1)
-            out = {name: values.copy() for name, values in old_out.items()}
+            rows = old_rows.copy()
         if changed.any():
-            self._evaluate_rows(np.flatnonzero(changed), state, optimize, out)
-        for values in out.values():
-            values.setflags(write=False)
-        self._cache[cache] = (key, out)
-        return LinkSnapshot(**out)
+            self._lookup(np.flatnonzero(changed), key, rows)
+        self._last[cache] = (key, rows)
+        return self._snapshot(rows, rate, way)
 
-    def _evaluate_rows(
-        self, rows: np.ndarray, state: np.ndarray, optimize: bool, out: dict[str, np.ndarray]
+    def _ways(self, protocol_choice: Any) -> np.ndarray:
+        if protocol_choice is None:
+            return np.zeros(self.n_links, dtype=np.int64)
+        way = np.asarray(protocol_choice)
+        if way.ndim == 0:
+            way = np.full(self.n_links, int(way))
+        if way.shape != (self.n_links,) or not np.isin(way, (0, 1)).all():
+            raise ValueError(f"protocol_choice must be {self.n_links} values in {{0, 1}}")
+        if np.any((way == 1) & ~self.has_alternative):
+            bad = int(np.argmax((way == 1) & ~self.has_alternative))
+            raise ValueError(f"protocol_choice[{bad}]=1 but link {bad} has no alternative")
+        return way.astype(np.int64)
+
+    def _lookup(self, ids: np.ndarray, key: np.ndarray, rows: np.ndarray) -> None:
+        """Fill ``rows[ids]`` from the memo, evaluating the missing states in one batch.
+
+        When many links changed at once (a large network whose links all fluctuate), a Python
+        lookup per link costs more than evaluating them all in one vectorised call: then the
+        memo is bypassed.
+        """
+        if ids.size > _MEMO_LOOKUP_LIMIT:
+            self._evaluate_states(ids, key, rows, remember=False)
+            return
+        missing = []
+        for link, state in zip(ids.tolist(), map(tuple, key[ids].tolist()), strict=True):
+            hit = self._memo.get((link, *state))
+            if hit is None:
+                missing.append(link)
+            else:
+                rows[link] = hit
+        if missing:
+            self._evaluate_states(np.asarray(missing, dtype=np.int64), key, rows)
+
+    def _evaluate_states(
+        self, ids: np.ndarray, key: np.ndarray, rows: np.ndarray, *, remember: bool = True
     ) -> None:
+        """Evaluate links ``ids`` at their quantised states (so a memo entry is exact)."""
         wanted = np.zeros(self.n_links, dtype=bool)
-        wanted[rows] = True
-        for name, index, links in self._groups:
-            take = wanted[index]
+        wanted[ids] = True
+        for way, name, index, links in self._groups:
+            take = wanted[index] & (key[index, 4] == way)
             if not take.any():
                 continue
-            ids = index[take]
+            group_ids = index[take]
             subset = links[take]
-            loss, eff, rate, scale, e_d = state[ids].T
+            q = key[group_ids]
+            loss = q[:, 0] * _LOSS_QUANTUM_DB
+            eff_db = q[:, 1] * _LOSS_QUANTUM_DB
+            optimize = bool(q[0, 2] == -1)
+            scale = q[:, 2] * _SCALE_QUANTUM
             changes: dict[str, np.ndarray] = {
-                "detector_efficiency": np.minimum(subset.detector_efficiency * eff, 1.0),
-                "repetition_rate_hz": subset.repetition_rate_hz * rate,
-                "misalignment_prob": e_d,
+                "detector_efficiency": np.minimum(
+                    subset.detector_efficiency * 10.0 ** (-eff_db / 10.0), 1.0
+                ),
+                "misalignment_prob": np.minimum(q[:, 3] * _MISALIGNMENT_QUANTUM, 0.5),
             }
             if name == "mdi":
-                share = self._arm_a[ids]
+                share = self._arm_a[way, group_ids]
                 changes["extra_loss_a_db"] = subset.extra_loss_a_db + loss * share
                 changes["extra_loss_b_db"] = subset.extra_loss_b_db + loss * (1.0 - share)
-                changes["signal_intensity_a"] = subset.signal_intensity_a * scale
-                changes["signal_intensity_b"] = subset.signal_intensity_b * scale
+                if not optimize:
+                    changes["signal_intensity_a"] = subset.signal_intensity_a * scale
+                    changes["signal_intensity_b"] = subset.signal_intensity_b * scale
             else:
                 changes["extra_loss_db"] = subset.extra_loss_db + loss
-                changes["signal_intensity"] = subset.signal_intensity * scale
-            ev = evaluate_links(subset.replace(**changes), decoy=self.decoy, optimize=optimize)
-            mu = ev.intensities["mu" if name == "bb84-decoy" else "mu_a"]
-            sifted = (
-                subset.sifting_factor
-                * np.asarray(ev.gain_z)
-                * np.asarray(ev.repetition_rate_hz)
-                * np.asarray(ev.live_fraction)
+                if not optimize:
+                    changes["signal_intensity"] = subset.signal_intensity * scale
+            ev = evaluate_links(
+                subset.replace(**changes), decoy=self.decoy[name], optimize=optimize
             )
-            values = {
-                "gain_z": ev.gain_z,
-                "qber_z": ev.qber_z,
-                "qber_x": ev.qber_x,
-                "key_rate_per_pulse": ev.key_rate_per_pulse,
-                "key_rate_bps": ev.key_rate_bps,
-                "sifted_bps": sifted,
-                "signal_intensity": mu,
-            }
-            for field, value in values.items():
-                out[field][ids] = np.broadcast_to(np.asarray(value, dtype=float), ids.shape)
-            self.evaluations += ids.size
+            mu = ev.intensities["mu" if name == "bb84-decoy" else "mu_a"]
+            values = np.column_stack(
+                [
+                    np.broadcast_to(np.asarray(v, dtype=float), group_ids.shape)
+                    for v in (
+                        ev.gain_z,
+                        ev.qber_z,
+                        ev.qber_x,
+                        ev.key_rate_per_pulse,
+                        subset.sifting_factor * np.asarray(ev.gain_z),
+                        ev.click_prob,
+                        mu,
+                    )
+                ]
+            )
+            rows[group_ids] = values
+            self.evaluations += group_ids.size
+            if not remember:
+                continue
+            for link, state, row in zip(
+                group_ids.tolist(), map(tuple, q.tolist()), values, strict=True
+            ):
+                if len(self._memo) >= self.memo_size:
+                    self._memo.clear()  # a crude bound on memory; refilled as needed
+                self._memo[(link, *state)] = row
+
+    def _snapshot(self, rows: np.ndarray, rate_factor: np.ndarray, way: np.ndarray) -> LinkSnapshot:
+        links = np.arange(self.n_links)
+        rate_hz = self._nominal_rate[way, links] * rate_factor
+        click = rows[:, _CACHED.index("click_prob")]
+        # Non-paralysable dead time (see qkdcircuits Detector.live_fraction): 1 / (1 + n tau).
+        live = 1.0 / (1.0 + np.nan_to_num(click) * rate_hz * self._dead_time[way, links])
+        per_pulse = rows[:, _CACHED.index("key_rate_per_pulse")]
+        out = {
+            "gain_z": rows[:, 0].copy(),
+            "qber_z": rows[:, 1].copy(),
+            "qber_x": rows[:, 2].copy(),
+            "key_rate_per_pulse": per_pulse.copy(),
+            "key_rate_bps": per_pulse * rate_hz * live,
+            "sifted_bps": rows[:, _CACHED.index("sifted_per_pulse")] * rate_hz * live,
+            "signal_intensity": rows[:, _CACHED.index("signal_intensity")].copy(),
+        }
+        for values in out.values():
+            values.setflags(write=False)
+        return LinkSnapshot(**out)
 
     def measure(
         self, snapshot: LinkSnapshot, *, slice_s: float, seed: SeedLike = None
@@ -310,3 +436,53 @@ class LinkModel:
         with np.errstate(invalid="ignore", divide="ignore"):
             observed = np.where(sifted > 0, errors / np.maximum(sifted, 1), np.nan)
         return observed, sifted
+
+
+def bypass_alternatives(
+    params: Sequence[LinkParams], *, decoy: str = "infinite"
+) -> list[LinkParams | None]:
+    """For each MDI-QKD link, decoy BB84 run straight through its relay site (else ``None``).
+
+    The relay site of an MDI-QKD link is a splice point of one fibre: the two parties can also
+    run decoy-state BB84 end to end over the same fibre (total length, the arms' loss added up),
+    with Bob's detectors those of the BB84 reference set (:meth:`qkdcircuits.BB84DecoyParams.gys`),
+    bypassing the relay: the key no longer depends on the relay's honesty, but it is no longer
+    measurement-device-independent either. A link gets this alternative only where decoy BB84
+    still yields key at its length (:func:`network.topology.max_link_length_km`); BB84 links get
+    none.
+
+    Parameters
+    ----------
+    params : sequence of BB84DecoyParams or MDIParams
+        The links.
+    decoy : str
+        Decoy method of the BB84 alternative, for the reach check.
+
+    Returns
+    -------
+    list
+        One BB84DecoyParams or ``None`` per link.
+    """
+    from network.topology import max_link_length_km
+    from qkdcircuits import BB84DecoyParams
+
+    out: list[LinkParams | None] = []
+    for p in params:
+        if p.protocol != "mdi":
+            out.append(None)
+            continue
+        length = p.length_a_km + p.length_b_km
+        fibre_db = p.channel_a.loss_db_per_km * p.length_a_km + (
+            p.channel_b.loss_db_per_km * p.length_b_km
+        )
+        per_km = fibre_db / length if length > 0 else p.channel_a.loss_db_per_km
+        base = BB84DecoyParams.gys(length_km=length)
+        channel = dataclasses.replace(
+            base.channel,
+            loss_db_per_km=per_km,
+            extra_loss_db=p.channel_a.extra_loss_db + p.channel_b.extra_loss_db,
+        )
+        candidate = dataclasses.replace(base, channel=channel)
+        reach = max_link_length_km(candidate, decoy=decoy)
+        out.append(candidate if length <= reach else None)
+    return out

@@ -39,8 +39,14 @@ class DemandConfig:
 
     Parameters
     ----------
-    rate_hz : float
-        Key requests per second per demand pair (>= 0).
+    rate_hz : float or None
+        Key requests per second per demand pair (>= 0); ``None`` sets it from ``utilisation``
+        when a simulation starts.
+    utilisation : float
+        With ``rate_hz=None``: the fraction of its nominal key rate that the busiest link
+        would spend if every pair sent its requests along its shortest path, in (0, 1]. The
+        request rate (the same for every pair) follows from it, so demands load any topology
+        alike; links and exclusions then decide who is served.
     key_bits : int
         Bits per requested key (>= 1).
     pairs : int or None
@@ -54,7 +60,8 @@ class DemandConfig:
         Multipath only: shares needed to rebuild a key (1 <= threshold <= paths).
     """
 
-    rate_hz: float = 1.0
+    rate_hz: float | None = None
+    utilisation: float = 0.5
     key_bits: int = 256
     pairs: int | None = None
     relay: str = "otp"
@@ -62,7 +69,12 @@ class DemandConfig:
     threshold: int = 2
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rate_hz", check_non_negative(self.rate_hz, "rate_hz"))
+        if self.rate_hz is not None:
+            object.__setattr__(self, "rate_hz", check_non_negative(self.rate_hz, "rate_hz"))
+        utilisation = check_non_negative(self.utilisation, "utilisation")
+        if not 0.0 < utilisation <= 1.0:
+            raise ValueError(f"utilisation={utilisation!r} not in (0, 1]")
+        object.__setattr__(self, "utilisation", utilisation)
         object.__setattr__(self, "key_bits", check_positive_int(self.key_bits, "key_bits"))
         if self.pairs is not None:
             object.__setattr__(self, "pairs", check_positive_int(self.pairs, "pairs"))
@@ -117,9 +129,12 @@ class DemandProcess:
     pairs : sequence of (node, node)
         Demand pairs; request ``k`` refers to ``pairs[k]``.
     config : DemandConfig
-        Rate and size of the requests.
+        Size of the requests (and their rate, unless ``rate_hz`` is given here).
     seed : int, numpy.random.Generator or None
         Randomness of the arrivals.
+    rate_hz : float, optional
+        Requests per second per pair, overriding ``config.rate_hz`` (needed when that is
+        ``None``).
     """
 
     def __init__(
@@ -128,9 +143,14 @@ class DemandProcess:
         config: DemandConfig,
         *,
         seed: SeedLike = None,
+        rate_hz: float | None = None,
     ) -> None:
         if not isinstance(config, DemandConfig):
             raise TypeError(f"config={config!r} must be a DemandConfig")
+        rate = config.rate_hz if rate_hz is None else rate_hz
+        if rate is None:
+            raise ValueError("config.rate_hz is None: give rate_hz (e.g. from a utilisation)")
+        self.rate_hz = check_non_negative(rate, "rate_hz")
         self.pairs = [tuple(pair) for pair in pairs]
         for pair in self.pairs:
             if len(pair) != 2 or pair[0] == pair[1]:
@@ -146,7 +166,7 @@ class DemandProcess:
         if stop_ns < start_ns:
             raise ValueError(f"stop_ns={stop_ns} is before start_ns={start_ns}")
         length = stop_ns - start_ns
-        counts = self._rng.poisson(self.config.rate_hz * length * 1e-9, len(self.pairs))
+        counts = self._rng.poisson(self.rate_hz * length * 1e-9, len(self.pairs))
         pair_index = np.repeat(np.arange(len(self.pairs)), counts)
         offsets = np.floor(self._rng.random(pair_index.size) * length).astype(np.int64)
         order = np.argsort(offsets, kind="stable")

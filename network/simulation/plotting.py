@@ -10,34 +10,46 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_timeseries", "save_figure"]
+__all__ = ["check_figure_path", "plot_timeseries", "save_figure"]
 
 _FORMATS = {".png", ".pdf", ".svg"}
+
+
+def check_figure_path(path: str | os.PathLike[str]) -> Path:
+    """The target of a figure, checked before anything is computed or written.
+
+    Raises
+    ------
+    ValueError
+        For an empty path, a suffix other than ``.png``, ``.pdf`` or ``.svg``, a folder that
+        does not exist, or a path that is a folder.
+    """
+    text = os.fspath(path)
+    if not text:
+        raise ValueError("plot path is empty")
+    target = Path(text)
+    if target.suffix.lower() not in _FORMATS:
+        raise ValueError(f"plot path {text!r} must end in one of {sorted(_FORMATS)}")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"plot path {text!r}: folder {str(folder)!r} does not exist")
+    if target.is_dir():
+        raise ValueError(f"plot path {text!r} is a folder")
+    return target
 
 
 def save_figure(figure: Any, path: str | os.PathLike[str], *, dpi: int = 150) -> Path:
     """Save a matplotlib figure atomically (temporary file, then rename) and close it.
 
-    The format follows the suffix (``.png``, ``.pdf`` or ``.svg``); anything else, an empty
-    path, a missing folder or a folder given as the path raise ``ValueError`` before anything is
-    written.
+    The format follows the suffix (``.png``, ``.pdf`` or ``.svg``); a bad path raises
+    ``ValueError`` (:func:`check_figure_path`) before anything is written.
     """
     import matplotlib.pyplot as plt
 
-    text = os.fspath(path)
-    target = Path(text)
     try:
-        if not text:
-            raise ValueError("plot path is empty")
+        target = check_figure_path(path)
         suffix = target.suffix.lower()
-        if suffix not in _FORMATS:
-            raise ValueError(f"plot path {text!r} must end in one of {sorted(_FORMATS)}")
-        folder = target.parent if str(target.parent) else Path(".")
-        if not folder.is_dir():
-            raise ValueError(f"plot path {text!r}: folder {str(folder)!r} does not exist")
-        if target.is_dir():
-            raise ValueError(f"plot path {text!r} is a folder")
-        handle, tmp = tempfile.mkstemp(suffix=suffix, dir=folder)
+        handle, tmp = tempfile.mkstemp(suffix=suffix, dir=target.parent)
         os.close(handle)
         try:
             figure.savefig(tmp, dpi=dpi, format=suffix[1:])

@@ -53,9 +53,11 @@ def _with_state(params, *, loss, eff, rate, mu, e_d):
 
 
 def test_batched_state_equals_one_report_per_link():
+    """On the quantisation grid the memoised values are exact."""
     model = LinkModel(PARAMS)
     loss = np.array([1.0, 2.5, 0.0, 4.0])
-    eff = np.array([0.9, 1.1, 1.0, 0.8])
+    # efficiency factors equivalent to whole 0.01 dB steps of loss
+    eff = 10.0 ** (-np.array([0.46, -0.41, 0.0, 0.97]) / 10.0)
     rate = np.array([1.0, 0.95, 1.05, 1.0])
     scale = np.array([1.0, 0.7, 1.3, 1.0])
     e_d = np.array([0.033, 0.02, 0.05, 0.015])
@@ -81,6 +83,34 @@ def test_batched_state_equals_one_report_per_link():
         assert snap.key_rate_bps[k] == pytest.approx(report.key_rate_bps, rel=1e-9, abs=1e-300)
         assert snap.qber_z[k] == pytest.approx(report.qber_z, rel=1e-12)
         assert snap.gain_z[k] == pytest.approx(report.gain_z, rel=1e-12)
+
+
+def test_off_grid_states_are_within_the_quantisation_error():
+    """Half a quantum (0.005 dB) moves a rate by at most about 0.12 % per dB-slope unit."""
+    model = LinkModel(PARAMS)
+    exact_grid = model.evaluate(extra_loss_db=[1.0, 1.0, 1.0, 1.0]).key_rate_per_pulse
+    off = model.evaluate(extra_loss_db=[1.004, 0.996, 1.004, 0.996]).key_rate_per_pulse
+    np.testing.assert_array_equal(off, exact_grid)  # rounded to the same state
+    for k, params in enumerate(PARAMS):
+        nominal = link_report(params=params, optimize=True).intensities
+        mu = (
+            {"a": nominal["mu_a"], "b": nominal["mu_b"]}
+            if isinstance(params, MDIParams)
+            else nominal["mu"]
+        )
+        true = link_report(
+            params=_with_state(
+                params,
+                loss=[1.004, 0.996, 1.004, 0.996][k],
+                eff=1.0,
+                rate=1.0,
+                mu=mu,
+                e_d=params.misalignment_prob,
+            )
+        ).key_rate_per_pulse
+        # d ln R / d loss_dB is at most ln(10)/10 per dB per arm crossing (linear and quadratic
+        # regimes): 0.004 dB moves R by at most 2 * 0.23 * 0.004 = 0.2 %.
+        assert abs(off[k] / true - 1) < 2 * math.log(10) / 10 * 0.004 * 1.01
 
 
 def test_reoptimised_intensities_match_single_link_optimisation():

@@ -64,6 +64,8 @@ def test_zero_rate_and_empty_window():
         ({"relay": "smoke-signals"}, ValueError, "relay"),
         ({"paths": 2, "threshold": 3}, ValueError, "threshold"),
         ({"pairs": 1.5}, TypeError, "pairs"),
+        ({"utilisation": 0.0}, ValueError, "utilisation"),
+        ({"utilisation": 1.5}, ValueError, "utilisation"),
     ],
 )
 def test_bad_demand_configuration(kwargs, error, match):
@@ -77,6 +79,8 @@ def test_bad_pairs_and_windows():
     with pytest.raises(ValueError, match="distinct"):
         choose_demand_pairs(["a", "a"], None)
     with pytest.raises(ValueError, match="two different nodes"):
-        DemandProcess([("a", "a")], DemandConfig())
+        DemandProcess([("a", "a")], DemandConfig(rate_hz=1.0))
     with pytest.raises(ValueError, match="stop_ns"):
-        DemandProcess([("a", "b")], DemandConfig()).arrivals(10, 5)
+        DemandProcess([("a", "b")], DemandConfig(rate_hz=1.0)).arrivals(10, 5)
+    with pytest.raises(ValueError, match="rate_hz"):
+        DemandProcess([("a", "b")], DemandConfig())  # a utilisation needs a network to resolve
