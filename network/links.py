@@ -53,7 +53,6 @@ from qkdcircuits.links.params import LinkParams
 
 __all__ = ["LinkModel", "LinkSnapshot", "bypass_alternatives"]
 
-_LOSS_QUANTUM_DB = 0.01  # dB of extra loss (and of efficiency change), i.e. 0.23 % in transmittance
 _SCALE_QUANTUM = 1e-3  # relative signal intensity
 _MISALIGNMENT_QUANTUM = 1e-6  # misalignment error probability
 _MEMO_LOOKUP_LIMIT = 512  # changed links per call above which the memo is not consulted
@@ -116,6 +115,11 @@ class LinkModel:
         intensity of its parameters.
     memo_size : int
         Most link states remembered (about 150 bytes each); the memo is cleared when full.
+    loss_quantum_db : float
+        Quantum of the arm losses in the cache key (dB, > 0).
+    prefetch : int
+        On a miss, also evaluate the ``prefetch`` states on each side along the loss axis
+        (>= 0; 0 evaluates only the states asked for).
 
     Attributes
     ----------
@@ -135,6 +139,8 @@ class LinkModel:
         decoy: str | Mapping[str, str] = "infinite",
         optimize_nominal: bool = True,
         memo_size: int = 1_000_000,
+        loss_quantum_db: float = 0.01,
+        prefetch: int = 25,
     ) -> None:
         items = list(params)
         if not items:
@@ -188,6 +194,11 @@ class LinkModel:
                 self._nominal_rate[way, index] = links.repetition_rate_hz
                 self._dead_time[way, index] = np.nan_to_num(links.dead_time_s)
                 self._groups.append((way, name, index, links))
+        self._is_mdi = self.protocols == "mdi"
+        self.loss_quantum_db = check_positive(loss_quantum_db, "loss_quantum_db")
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+            raise ValueError(f"prefetch={prefetch!r} must be a non-negative integer")
+        self.prefetch = prefetch
         self._last: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._memo: dict[tuple[int, ...], np.ndarray] = {}
         self.memo_size = memo_size
@@ -274,9 +285,13 @@ class LinkModel:
         # A detector efficiency factor f acts on the photons like an extra loss of
         # -10 log10(f) dB on every arm (dark counts are unchanged); the efficiency stays <= 1.
         eff_db = -10.0 * np.log10(np.minimum(eff, 1.0 / self._nominal_efficiency[way, links]))
+        mdi = self._is_mdi[way, links]
+        share = self._arm_a[way, links]
         key = np.empty((self.n_links, 5), dtype=np.int64)
-        key[:, 0] = np.rint(loss / _LOSS_QUANTUM_DB)
-        key[:, 1] = np.rint(eff_db / _LOSS_QUANTUM_DB)
+        key[:, 0] = np.rint((np.where(mdi, loss * share, loss) + eff_db) / self.loss_quantum_db)
+        key[:, 1] = np.where(
+            mdi, np.rint((loss * (1.0 - share) + eff_db) / self.loss_quantum_db), 0
+        )
         key[:, 2] = -1 if optimize else np.rint(scale / _SCALE_QUANTUM)
         key[:, 3] = np.rint(e_d / _MISALIGNMENT_QUANTUM)
         key[:, 4] = way
@@ -314,7 +329,7 @@ class LinkModel:
         memo is bypassed.
         """
         if ids.size > _MEMO_LOOKUP_LIMIT:
-            self._evaluate_states(ids, key, rows, remember=False)
+            rows[ids] = self._evaluate_states(ids, key[ids], remember=False)
             return
         missing = []
         for link, state in zip(ids.tolist(), map(tuple, key[ids].tolist()), strict=True):
@@ -323,41 +338,91 @@ class LinkModel:
                 missing.append(link)
             else:
                 rows[link] = hit
-        if missing:
-            self._evaluate_states(np.asarray(missing, dtype=np.int64), key, rows)
+        if not missing:
+            return
+        links = np.asarray(missing, dtype=np.int64)
+        states = key[links]
+        optimize = bool(states[0, 2] == -1)
+        if self.prefetch and not optimize:
+            # Evaluate a neighbourhood too (a fluctuating link will visit it): along the
+            # direction in which a change of the channel loss moves the arms, and, for MDI-QKD,
+            # a little along the common direction in which a detector-efficiency change moves
+            # both arms. A call costs nearly the same for one state or a few hundred.
+            patches, owners = [], []
+            for link, state in zip(links.tolist(), states, strict=True):
+                patch = self._patch(link, state)
+                patches.append(patch)
+                owners.append(np.full(len(patch), link, dtype=np.int64))
+            patch_states = np.concatenate(patches)
+            patch_owners = np.concatenate(owners)
+            values = self._evaluate_states(patch_owners, patch_states, remember=True)
+            for link, state in zip(links.tolist(), states, strict=True):
+                hit = np.flatnonzero((patch_owners == link) & np.all(patch_states == state, axis=1))
+                rows[link] = values[hit[0]]
+        else:
+            rows[links] = self._evaluate_states(links, states, remember=True)
+
+    def _patch(self, link: int, state: np.ndarray) -> np.ndarray:
+        """Quantised states around ``state`` worth evaluating together with it."""
+        way = int(state[4])
+        along = np.arange(-self.prefetch, self.prefetch + 1)
+        if self._is_mdi[way, link]:
+            share = self._arm_a[way, link]
+            common = np.arange(-(self.prefetch // 5), self.prefetch // 5 + 1)
+            j, k = np.meshgrid(along, common, indexing="ij")
+            da = (np.rint(j * share) + k).ravel()
+            db = (np.rint(j * (1.0 - share)) + k).ravel()
+        else:
+            da, db = along.astype(float), np.zeros(along.size)
+        patch = np.repeat(state[None, :], da.size, axis=0)
+        patch[:, 0] += da.astype(np.int64)
+        patch[:, 1] += db.astype(np.int64)
+        patch = np.unique(patch, axis=0)
+        # Below this common arm loss the detector efficiency would exceed 1.
+        floor = 10.0 * np.log10(self._nominal_efficiency[way, link]) / self.loss_quantum_db
+        lowest = np.minimum(patch[:, 0], patch[:, 1]) if self._is_mdi[way, link] else patch[:, 0]
+        return patch[lowest >= floor]
 
     def _evaluate_states(
-        self, ids: np.ndarray, key: np.ndarray, rows: np.ndarray, *, remember: bool = True
-    ) -> None:
-        """Evaluate links ``ids`` at their quantised states (so a memo entry is exact)."""
-        wanted = np.zeros(self.n_links, dtype=bool)
-        wanted[ids] = True
-        for way, name, index, links in self._groups:
-            take = wanted[index] & (key[index, 4] == way)
-            if not take.any():
+        self, owners: np.ndarray, states: np.ndarray, *, remember: bool
+    ) -> np.ndarray:
+        """Cached quantities of link ``owners[i]`` at quantised state ``states[i]`` (exact).
+
+        The arm losses of a state are applied as an extra fibre loss where they are positive
+        and as a lower detector efficiency for their common part where it is negative, which
+        is the same for the photons.
+        """
+        out = np.full((owners.size, len(_CACHED)), np.nan)
+        for way, name, index, group in self._groups:
+            position = np.full(self.n_links, -1, dtype=np.int64)
+            position[index] = np.arange(index.size)
+            take = np.flatnonzero((states[:, 4] == way) & (position[owners] >= 0))
+            if take.size == 0:
                 continue
-            group_ids = index[take]
-            subset = links[take]
-            q = key[group_ids]
-            loss = q[:, 0] * _LOSS_QUANTUM_DB
-            eff_db = q[:, 1] * _LOSS_QUANTUM_DB
+            rows_in_group = position[owners[take]]
+            subset = group[rows_in_group]
+            q = states[take]
+            arm_a = q[:, 0] * self.loss_quantum_db
+            arm_b = q[:, 1] * self.loss_quantum_db
+            # The part of the arm losses below 0 dB (a detector better than nominal) is common to
+            # both arms (one detector); it goes into the efficiency, the rest into the fibre.
+            gain = -np.minimum(np.minimum(arm_a, arm_b) if name == "mdi" else arm_a, 0.0)
             optimize = bool(q[0, 2] == -1)
             scale = q[:, 2] * _SCALE_QUANTUM
             changes: dict[str, np.ndarray] = {
                 "detector_efficiency": np.minimum(
-                    subset.detector_efficiency * 10.0 ** (-eff_db / 10.0), 1.0
+                    subset.detector_efficiency * 10.0 ** (gain / 10.0), 1.0
                 ),
                 "misalignment_prob": np.minimum(q[:, 3] * _MISALIGNMENT_QUANTUM, 0.5),
             }
             if name == "mdi":
-                share = self._arm_a[way, group_ids]
-                changes["extra_loss_a_db"] = subset.extra_loss_a_db + loss * share
-                changes["extra_loss_b_db"] = subset.extra_loss_b_db + loss * (1.0 - share)
+                changes["extra_loss_a_db"] = subset.extra_loss_a_db + arm_a + gain
+                changes["extra_loss_b_db"] = subset.extra_loss_b_db + arm_b + gain
                 if not optimize:
                     changes["signal_intensity_a"] = subset.signal_intensity_a * scale
                     changes["signal_intensity_b"] = subset.signal_intensity_b * scale
             else:
-                changes["extra_loss_db"] = subset.extra_loss_db + loss
+                changes["extra_loss_db"] = subset.extra_loss_db + arm_a + gain
                 if not optimize:
                     changes["signal_intensity"] = subset.signal_intensity * scale
             ev = evaluate_links(
@@ -366,7 +431,7 @@ class LinkModel:
             mu = ev.intensities["mu" if name == "bb84-decoy" else "mu_a"]
             values = np.column_stack(
                 [
-                    np.broadcast_to(np.asarray(v, dtype=float), group_ids.shape)
+                    np.broadcast_to(np.asarray(v, dtype=float), take.shape)
                     for v in (
                         ev.gain_z,
                         ev.qber_z,
@@ -378,16 +443,16 @@ class LinkModel:
                     )
                 ]
             )
-            rows[group_ids] = values
-            self.evaluations += group_ids.size
-            if not remember:
-                continue
-            for link, state, row in zip(
-                group_ids.tolist(), map(tuple, q.tolist()), values, strict=True
-            ):
-                if len(self._memo) >= self.memo_size:
+            out[take] = values
+            self.evaluations += take.size
+            if remember:
+                if len(self._memo) + take.size > self.memo_size:
                     self._memo.clear()  # a crude bound on memory; refilled as needed
-                self._memo[(link, *state)] = row
+                for link, state, row in zip(
+                    owners[take].tolist(), map(tuple, q.tolist()), values, strict=True
+                ):
+                    self._memo[(link, *state)] = row
+        return out
 
     def _snapshot(self, rows: np.ndarray, rate_factor: np.ndarray, way: np.ndarray) -> LinkSnapshot:
         links = np.arange(self.n_links)

@@ -391,8 +391,12 @@ class NetworkSimulation:
         self._delivery_paths: list[list[int]] = []
         self._delivery_failed: list[bool] = []
         self._slice_generated = 0.0
+        # What the current slice delivered (read by controllers after step()).
         self.slice_delivered_bits = 0
         self.slice_requests = 0
+        self.slice_served = 0
+        self.slice_exposed_bits = 0
+        self.slice_bits_above_threshold = 0
         if config.prefill_s > 0:
             self.store.deposit(np.asarray(self._snapshot.key_rate_bps) * config.prefill_s)
 
@@ -511,6 +515,9 @@ class NetworkSimulation:
         self._slice_generated = np.asarray(snap.key_rate_bps) * dt
         self.slice_delivered_bits = 0
         self.slice_requests = 0
+        self.slice_served = 0
+        self.slice_exposed_bits = 0
+        self.slice_bits_above_threshold = 0
         times, pairs = self.demands.arrivals(start, stop)
         for time, pair in zip(times.tolist(), pairs.tolist(), strict=True):
             self.events.schedule(time, partial(self._serve, pair), priority=_REQUEST)
@@ -582,7 +589,12 @@ class NetworkSimulation:
         used = np.asarray(delivery.links, dtype=np.int64)
         served = delivery.delivered and delivery.correct
         if served:
+            self.slice_served += 1
             self.slice_delivered_bits += bits
+            if delivery.exposed:
+                self.slice_exposed_bits += bits
+            if np.any(self._measured[used] > self.config.qber_threshold):
+                self.slice_bits_above_threshold += bits
         self.metrics.record_request(
             pair=pair,
             n_bits=bits,

@@ -131,7 +131,7 @@ def test_reoptimised_intensities_match_single_link_optimisation():
 
 
 def test_only_changed_links_are_evaluated_again():
-    model = LinkModel(PARAMS)
+    model = LinkModel(PARAMS, prefetch=0)
     first = model.evaluate(extra_loss_db=[0.0, 1.0, 2.0, 3.0])
     count = model.evaluations
     again = model.evaluate(extra_loss_db=[0.0, 1.0, 2.0, 3.0])
@@ -147,6 +147,19 @@ def test_only_changed_links_are_evaluated_again():
     model.evaluate(misalignment_prob=0.1, cache="attacked")
     model.evaluate(extra_loss_db=[0.0, 1.5, 2.0, 3.0])
     assert model.evaluations == count + 1 + 4
+
+
+def test_a_miss_prefetches_its_neighbourhood_along_the_loss_axis():
+    model = LinkModel(PARAMS, prefetch=10)
+    model.evaluate(extra_loss_db=[1.0, 1.0, 1.0, 1.0])
+    count = model.evaluations
+    for step in (0.03, -0.05, 0.1, -0.1):  # within +-10 quanta of 0.01 dB on every arm
+        model.evaluate(extra_loss_db=[1.0 + step] * 4)
+    assert model.evaluations == count
+    shifted = model.evaluate(extra_loss_db=[1.0, 1.0, 1.0, 1.5])
+    assert model.evaluations > count  # beyond the patch: evaluated (with its own patch)
+    fresh = LinkModel(PARAMS, prefetch=0).evaluate(extra_loss_db=[1.0, 1.0, 1.0, 1.5])
+    np.testing.assert_array_equal(shifted.key_rate_bps, fresh.key_rate_bps)
 
 
 def test_measured_qber_is_a_binomial_draw_on_the_sifted_block():
