@@ -67,16 +67,21 @@ def path_links(path: tuple[Hashable, ...], link_of: LinkOf, n_links: int) -> tup
     return tuple(links)
 
 
-def check_behaviours(behaviours: Any) -> Mapping[Hashable, NodeBehaviour]:
-    """``behaviours`` (a mapping node -> NodeBehaviour, or None for all honest) checked."""
+def check_behaviours(
+    behaviours: Any, nodes: Sequence[Hashable]
+) -> Mapping[Hashable, NodeBehaviour]:
+    """``behaviours`` (a mapping node -> NodeBehaviour, or None for all honest), checked for the
+    ``nodes`` that will act (the interior nodes of the paths), so that a bad entry is refused
+    before any key is consumed; entries of other nodes are not looked at."""
     if behaviours is None:
         return {}
     if not isinstance(behaviours, Mapping):
         raise TypeError(
             f"behaviours must map node -> NodeBehaviour, not {type(behaviours).__name__}"
         )
-    for node, behaviour in behaviours.items():
-        if not isinstance(behaviour, NodeBehaviour):
+    for node in nodes:
+        behaviour = behaviours.get(node)
+        if behaviour is not None and not isinstance(behaviour, NodeBehaviour):
             raise TypeError(
                 f"behaviours[{node!r}] is a {type(behaviour).__name__}, not a NodeBehaviour"
             )
@@ -127,8 +132,16 @@ def carry(
     so hops after a withholding node consume nothing.
     """
     view, seen, used = received, [], []
+    counting = store.mode == "accounting"
     for hop in range(1, len(path) - 1):
         node = path[hop]
+        if counting and node not in behaviours:
+            # An honest node forwards the block unchanged, and a count-only block XORed with
+            # the two ends' (identical, unaltered) pad copies is the same block: only the pad's
+            # consumption remains to do.
+            store.take(links[hop], view.n_bits)
+            used.append(links[hop])
+            continue
         behaviour = behaviour_of(behaviours, node)
         if behaviour.compromised:
             seen.append(node)

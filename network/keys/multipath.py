@@ -197,7 +197,7 @@ def relay_multipath(
         raise ValueError(f"threshold={threshold!r} not in [1, {len(checked)}] (number of paths)")
     threshold = int(threshold)
     hops = [path_links(path, link_of, store.n_links) for path in checked]
-    behaviours = check_behaviours(behaviours)
+    behaviours = check_behaviours(behaviours, [node for path in checked for node in path[1:-1]])
     generator = as_generator(rng, "rng")
     share_bits = 8 * -(-n_bits // 8)
     store.check_available([link for links in hops for link in links], share_bits)

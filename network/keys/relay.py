@@ -206,7 +206,7 @@ exposed=True, consumed_bits=100, reason='withheld by node B')
     nodes = check_path(path)
     n_bits = check_positive_int(n_bits, "n_bits")
     links = path_links(nodes, link_of, store.n_links)
-    behaviours = check_behaviours(behaviours)
+    behaviours = check_behaviours(behaviours, nodes[1:-1])
     generator = as_generator(rng, "rng")
     store.check_available(links, n_bits)
 

@@ -254,6 +254,7 @@ class KeyStore:
         self._discarded = zeros.copy()
         self._flushed = zeros.copy()  # bits that left the pool by discard(): part of the stream
         self._carry = np.zeros(self._n_links, dtype=float)
+        self._counted: dict[int, KeyMaterial] = {}
         self._pools: list[tuple[KeyPool, KeyPool]] | None = None
         if self._mode == "material":
             self._pools = [KeyPool.pair(np.zeros(0, dtype=np.uint8)) for _ in range(self._n_links)]
@@ -479,7 +480,10 @@ consumed
     def _take_unchecked(self, link: int, n_bits: int) -> LinkKey:
         offset = int(self._consumed[link] + self._flushed[link])
         if self._pools is None:
-            ends = (KeyMaterial.counted(n_bits), KeyMaterial.counted(n_bits))
+            block = self._counted.get(n_bits)
+            if block is None:  # count-only blocks are immutable: one per size serves all takes
+                block = self._counted[n_bits] = KeyMaterial.counted(n_bits)
+            ends = (block, block)
         else:
             first, second = (pool.take(n_bits) for pool in self._pools[link])
             if first.offset != second.offset:  # pragma: no cover - pools move in lockstep
