@@ -120,6 +120,9 @@ class LinkModel:
     prefetch : int
         On a miss, also evaluate the ``prefetch`` states on each side along the loss axis
         (>= 0; 0 evaluates only the states asked for).
+    vectorised : bool
+        ``False`` evaluates every changed link on its own, in a Python loop, without the memo:
+        the reference that benchmarks time the vectorised, cached path against.
 
     Attributes
     ----------
@@ -141,6 +144,7 @@ class LinkModel:
         memo_size: int = 1_000_000,
         loss_quantum_db: float = 0.01,
         prefetch: int = 25,
+        vectorised: bool = True,
     ) -> None:
         items = list(params)
         if not items:
@@ -199,6 +203,9 @@ class LinkModel:
         if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
             raise ValueError(f"prefetch={prefetch!r} must be a non-negative integer")
         self.prefetch = prefetch
+        if not isinstance(vectorised, bool):
+            raise TypeError(f"vectorised={vectorised!r} must be a bool")
+        self.vectorised = vectorised
         self._last: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._memo: dict[tuple[int, ...], np.ndarray] = {}
         self.memo_size = memo_size
@@ -303,7 +310,12 @@ class LinkModel:
             old_key, old_rows = previous
             changed = np.any(key != old_key, axis=1)
             rows = old_rows.copy()
-        if changed.any():
+        if not self.vectorised:
+            for link in range(self.n_links):
+                rows[link] = self._evaluate_states(
+                    np.array([link]), key[link : link + 1], remember=False
+                )[0]
+        elif changed.any():
             self._lookup(np.flatnonzero(changed), key, rows)
         self._last[cache] = (key, rows)
         return self._snapshot(rows, rate, way)

@@ -162,6 +162,19 @@ def test_a_miss_prefetches_its_neighbourhood_along_the_loss_axis():
     np.testing.assert_array_equal(shifted.key_rate_bps, fresh.key_rate_bps)
 
 
+def test_the_per_link_reference_loop_gives_the_same_snapshot():
+    rng = np.random.default_rng(5)
+    kwargs = dict(
+        extra_loss_db=rng.uniform(0, 5, 4),
+        efficiency_factor=rng.uniform(0.8, 1.2, 4),
+        intensity_scale=rng.uniform(0.5, 1.5, 4),
+    )
+    fast = LinkModel(PARAMS).evaluate(**kwargs)
+    slow = LinkModel(PARAMS, vectorised=False).evaluate(**kwargs)
+    for name in ("key_rate_bps", "qber_z", "gain_z", "sifted_bps"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
+
+
 def test_measured_qber_is_a_binomial_draw_on_the_sifted_block():
     params = [BB84DecoyParams.gys(length_km=30.0)] * 2000
     model = LinkModel(params)
