@@ -63,8 +63,9 @@ Its secrecy is ``2 (2 a1 + a2) + nu_PA + 18 eps_PE``: 18 one-sided Chernoff boun
 ``eps_sec = 25 eps``. ``lambda_EC = f n_Z h(m_Z/n_Z)`` by default (the error rate of the whole
 key block), and ``eps_sec = kappa l`` is available as for BB84
 (:mod:`qkdcircuits.links.finite_key_bb84` lists the shared readings: clipping at 0, capping
-``phi`` at 1/2, the logarithms in ``gamma``, and ``sampling_bound="serfling"`` for a phase-error
-deviation that stays valid with few errors). Vacuum events (Alice sent no photon) are not
+``phi`` at 1/2, the logarithms in ``gamma``). As there, the phase-error deviation is by default
+Serfling's (``sampling_bound="serfling"``), which stays valid with few errors, and
+``sampling_bound="lim2014"`` selects ``gamma``. Vacuum events (Alice sent no photon) are not
 counted as secret, which is conservative.
 
 Link model
@@ -89,6 +90,7 @@ from qkdcircuits.links.decoy import mdi_gains
 from qkdcircuits.links.finite_key import (
     DEFAULT_EPS_COR,
     DEFAULT_EPS_SEC,
+    DEFAULT_SAMPLING_BOUND,
     FiniteKeyOptimum,
     KeyLengthFields,
     align_batch,
@@ -314,7 +316,7 @@ def key_terms(
     eps_cor: Any,
     f: Any,
     leak: np.ndarray | None,
-    sampling_bound: str = "lim2014",
+    sampling_bound: str,
 ) -> dict[str, np.ndarray]:
     """Every term of the key length (named as the fields of :class:`MDIFiniteKey`), unchecked."""
     nz, mz, nx, mx = counts
@@ -367,7 +369,7 @@ def mdi_finite_key_length(
     eps_sec: Any = DEFAULT_EPS_SEC,
     eps_cor: Any = DEFAULT_EPS_COR,
     secrecy_per_bit: float | None = None,
-    sampling_bound: str = "lim2014",
+    sampling_bound: str = DEFAULT_SAMPLING_BOUND,
     ec_inefficiency: Any = 1.16,
     ec_leak_bits: Any = None,
     pulses: Any = None,
@@ -390,8 +392,8 @@ def mdi_finite_key_length(
         Bob's, if they differ from Alice's.
     eps_sec, eps_cor, secrecy_per_bit, sampling_bound, ec_inefficiency, ec_leak_bits, pulses
         As in :func:`~qkdcircuits.links.finite_key_bb84.bb84_finite_key_length` (``pulses``:
-        pulse pairs sent; ``sampling_bound="serfling"`` for a phase-error bound valid with few
-        errors).
+        pulse pairs sent; the default ``sampling_bound="serfling"`` is valid with few errors,
+        ``"lim2014"`` is Lim et al.'s ``gamma``).
 
     Returns
     -------
@@ -423,7 +425,7 @@ def mdi_finite_key_length(
     ...     detections_z=c.detections_z, errors_z=c.errors_z, detections_x=c.detections_x,
     ...     errors_x=c.errors_x)
     >>> round(key.key_length / key.block_size, 4), round(key.phase_error_upper, 4)
-    (0.0582, 0.1192)
+    (0.0581, 0.1193)
     """
     mu_a, p_a, mu_b, p_b = party_settings(
         intensities, intensity_probs, intensities_b, intensity_probs_b
@@ -598,7 +600,7 @@ def mdi_finite_key_rate(
     eps_sec: Any = DEFAULT_EPS_SEC,
     eps_cor: Any = DEFAULT_EPS_COR,
     secrecy_per_bit: float | None = None,
-    sampling_bound: str = "lim2014",
+    sampling_bound: str = DEFAULT_SAMPLING_BOUND,
 ) -> MDIFiniteKey:
     r"""Finite-key length and rate per pulse pair of an MDI-QKD link from its expected counts.
 
@@ -635,7 +637,7 @@ def mdi_finite_key_rate(
     >>> key = mdi_finite_key_rate(MDIParams.xu2013(), length_km=20.0, block_size=1e10,
     ...                           basis_prob=0.9)
     >>> f"{key.key_rate_per_pulse:.3e}"
-    '1.063e-05'
+    '1.060e-05'
     """
     eta_a, eta_b, p_d, e_d = link_inputs(params, length_km, relay_fraction)
     counts = mdi_expected_counts(
@@ -677,7 +679,7 @@ def optimize_mdi_finite_key(
     eps_sec: float | None = DEFAULT_EPS_SEC,
     eps_cor: float = DEFAULT_EPS_COR,
     secrecy_per_bit: float | None = None,
-    sampling_bound: str = "lim2014",
+    sampling_bound: str = DEFAULT_SAMPLING_BOUND,
 ) -> FiniteKeyOptimum:
     r"""Maximise the MDI-QKD finite-key rate ``l/N`` over ``q_z, p_mu, p_nu, mu, nu``.
 
@@ -685,7 +687,7 @@ def optimize_mdi_finite_key(
     ``params.source_a.weak_decoy_intensity`` (fixed) and the block size ``n_Z`` is fixed. The
     search box and method are those of
     :func:`~qkdcircuits.links.finite_key_bb84.optimize_bb84_finite_key`
-    (:func:`~qkdcircuits.links.finite_key.optimise_settings`), for all distances at once; the
+    (:func:`~qkdcircuits.links.finite_key.optimise_protocol`), for all distances at once; the
     objective is the unrounded length per pulse pair, continued below zero with ``s^Z_11``.
 
     Parameters

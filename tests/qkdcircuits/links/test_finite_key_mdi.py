@@ -113,7 +113,9 @@ def by_hand(mu, p, nz, mz, nx, mx, eps_sec, eps_cor, f):
 
 
 def test_every_bound_matches_a_scalar_derivation():
-    key = mdi_finite_key_length(intensities=MU, intensity_probs=P, **TABLES)
+    key = mdi_finite_key_length(
+        intensities=MU, intensity_probs=P, sampling_bound="lim2014", **TABLES
+    )
     ref = by_hand(
         MU,
         P,
@@ -136,9 +138,14 @@ def test_every_bound_matches_a_scalar_derivation():
     assert key.block_size == 1e9
 
 
-def test_serfling_sampling_bound_replaces_gamma():
-    key = mdi_finite_key_length(
+def test_serfling_sampling_bound_is_the_default_and_replaces_gamma():
+    key = mdi_finite_key_length(intensities=MU, intensity_probs=P, **TABLES)
+    explicit = mdi_finite_key_length(
         intensities=MU, intensity_probs=P, sampling_bound="serfling", **TABLES
+    )
+    assert (key.sampling_deviation, key.key_length_unrounded) == (
+        explicit.sampling_deviation,
+        explicit.key_length_unrounded,
     )
     ref = by_hand(
         MU,
