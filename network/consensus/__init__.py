@@ -1,19 +1,26 @@
-"""PBFT consensus with weighted quorums, authenticated by QKD keys: foundations.
+"""PBFT consensus with weighted quorums, authenticated by QKD keys.
 
-:class:`WeightedQuorums` holds replica weights (WHEAT/AWARE) and refuses configurations with
-``F* >= W/3``; every protocol message (frozen dataclasses with a canonical encoding) carries one
-Wegman-Carter tag per receiver, keyed from pairwise key pools (:class:`KeyDirectory`,
-:class:`DirectedKeyChannel`) with offset-indexed one-time pads.
+The trusted nodes of a QKD network agree on its control state (:class:`ControlLedger`: QBER
+reports, node weights, exclusions, routes) with PBFT (Castro & Liskov, OSDI 1999 / ACM TOCS 2002):
+
+* :class:`Replica` and :class:`Client` are pure state machines (``on_message``, ``on_timer``,
+  ``deadline``) that any driver can run: :class:`MessageNetwork` on the network's event queue,
+  the schedule checker, or the network simulation;
+* :class:`WeightedQuorums` holds the replica weights (WHEAT/AWARE) and refuses configurations with
+  ``F* >= W/3``; weight changes are ordered requests (:func:`reconfiguration`);
+* every message carries one Wegman-Carter tag per receiver, keyed from pairwise key pools
+  (:class:`KeyDirectory`, :class:`DirectedKeyChannel`), with offset-indexed one-time pads;
+* Byzantine behaviours (:class:`Equivocate`, :class:`Colluding`, ...) compose onto replicas;
 
 Examples
 --------
->>> from network.consensus import KeyDirectory, Prepare, WeightedQuorums, NULL_DIGEST
->>> WeightedQuorums((2, 1, 1, 1, 1, 1)).quorum  # W = 7, F* = 2
-5
->>> keys = KeyDirectory.from_secrets([0, 1], bits_per_channel=1024)
->>> vote = Prepare(view=0, seq=1, batch=NULL_DIGEST, sender=0)
->>> keys.endpoint(1).verify(0, vote.digest, keys.endpoint(0).authenticate(vote.digest, [1]))
-True
+>>> from network.consensus import Equivocate, LedgerOp, PBFTConfig, WeightedQuorums, build_group
+>>> config = PBFTConfig(WeightedQuorums((2, 1, 1, 1, 1, 1)))  # W = 7, F* = 2, Q = 5
+>>> group = build_group(config, behaviours={0: Equivocate()}, seed=4)
+>>> group.submit(0, LedgerOp.exclude_link(("vienna", "st-poelten")))
+>>> _ = group.network.run(until=10**10)
+>>> sorted({r.view for r in group.correct_replicas()}), group.clients[0].completed[0].result
+([1], b'{"ok":true}')
 """
 
 from network.consensus.auth import (
@@ -29,6 +36,24 @@ from network.consensus.auth import (
     Verdict,
     message_digest,
 )
+from network.consensus.byzantine import (
+    Coalition,
+    Colluding,
+    Equivocate,
+    FalseVotes,
+    Replay,
+    Silent,
+    Slow,
+)
+from network.consensus.client import Client, Completion
+from network.consensus.config import (
+    RECONFIGURE_PREFIX,
+    PBFTConfig,
+    parse_reconfiguration,
+    reconfiguration,
+)
+from network.consensus.harness import Group, LinkProfile, MessageNetwork, build_group
+from network.consensus.ledger import ControlLedger, LedgerOp, StateMachine
 from network.consensus.messages import (
     NULL_DIGEST,
     BatchContent,
@@ -52,24 +77,40 @@ from network.consensus.messages import (
     batch_digest,
 )
 from network.consensus.quorums import ConsensusError, QuorumError, WeightedQuorums
+from network.consensus.replica import Behaviour, Execution, Replica, Send
 
 __all__ = [
     "DIGEST_BYTES",
     "NULL_DIGEST",
+    "RECONFIGURE_PREFIX",
     "AuthStats",
     "Authenticator",
     "BatchContent",
+    "Behaviour",
     "Checkpoint",
+    "Client",
+    "Coalition",
+    "Colluding",
     "Commit",
+    "Completion",
     "ConsensusError",
+    "ControlLedger",
     "DirectedKeyChannel",
+    "Equivocate",
+    "Execution",
+    "FalseVotes",
     "FetchState",
     "FetchViewChange",
+    "Group",
     "KeyDirectory",
+    "LedgerOp",
+    "LinkProfile",
     "Message",
+    "MessageNetwork",
     "NewView",
     "NodeKeys",
     "Outgoing",
+    "PBFTConfig",
     "Packet",
     "PadReceiver",
     "PadSender",
@@ -77,8 +118,14 @@ __all__ = [
     "Prepare",
     "QuorumError",
     "RelayedViewChange",
+    "Replay",
+    "Replica",
     "Reply",
     "Request",
+    "Send",
+    "Silent",
+    "Slow",
+    "StateMachine",
     "StateTransfer",
     "Status",
     "Tag",
@@ -87,5 +134,8 @@ __all__ = [
     "ViewChangeAck",
     "WeightedQuorums",
     "batch_digest",
+    "build_group",
     "message_digest",
+    "parse_reconfiguration",
+    "reconfiguration",
 ]

@@ -1,0 +1,266 @@
+"""Byzantine replicas as small behaviour objects composed onto :class:`Replica`.
+
+A behaviour sees every packet that reaches its replica (:meth:`Behaviour.receive`) and rewrites
+the messages the replica is about to send (:meth:`Behaviour.send`) before they are authenticated
+with the replica's own keys: a Byzantine replica lies with valid tags, it cannot forge another
+replica's. Replayed packets keep their original tags and are caught by the receivers' pad windows.
+
+* :class:`Silent`: crashed, neither processes nor sends.
+* :class:`Slow`: sends everything late.
+* :class:`Equivocate`: as primary, proposes one batch to some backups and the null batch to the
+  others at the same ``(view, seq)``.
+* :class:`FalseVotes`: prepares, commits and checkpoints for digests that do not exist, and
+  VIEW-CHANGEs that claim prepared certificates it never had.
+* :class:`Replay`: re-sends packets it received (old tags: rejected as replays) and its own old
+  messages with fresh tags (stale views and sequence numbers: ignored by the protocol).
+* :class:`Colluding`: members of a :class:`Coalition` act together: a member that is primary
+  equivocates along the coalition's split of the correct replicas, and every member votes for
+  each side's batch towards that side, which is what it takes to break safety once the
+  coalition's weight exceeds ``F*``.
+* Twins (two instances sharing one identity and its keys) need no behaviour: pass ``twins`` to
+  :func:`~network.consensus.harness.build_group`.
+
+Examples
+--------
+>>> from network.consensus import LedgerOp, PBFTConfig, WeightedQuorums, build_group
+>>> config = PBFTConfig(WeightedQuorums.uniform(4))
+>>> group = build_group(config, behaviours={0: Equivocate()}, seed=2)
+>>> group.submit(0, LedgerOp.exclude_node("eve"))
+>>> _ = group.network.run(until=10**10)
+>>> [r.view > 0 for r in group.correct_replicas()], group.clients[0].completed[0].result
+([True, True, True], b'{"ok":true}')
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import deque
+from collections.abc import Iterable
+
+import numpy as np
+
+from network.consensus.messages import (
+    Checkpoint,
+    Commit,
+    Outgoing,
+    Packet,
+    Prepare,
+    PrePrepare,
+    ViewChange,
+)
+from network.consensus.replica import Behaviour, Replica, Send
+
+__all__ = [
+    "Coalition",
+    "Colluding",
+    "Equivocate",
+    "FalseVotes",
+    "Replay",
+    "Silent",
+    "Slow",
+]
+
+
+class Silent(Behaviour):
+    """A crashed replica: ignores every packet and sends nothing."""
+
+    name = "silent"
+
+    def receive(self, replica: Replica, packet: Packet, now: int) -> bool:
+        return False
+
+    def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
+        return []
+
+
+class Slow(Behaviour):
+    """Adds ``delay_ns`` to every message the replica sends."""
+
+    name = "slow"
+
+    def __init__(self, delay_ns: int) -> None:
+        if isinstance(delay_ns, bool) or not isinstance(delay_ns, int) or delay_ns < 0:
+            raise ValueError(f"delay_ns={delay_ns!r} must be an integer >= 0 (nanoseconds)")
+        self.delay_ns = delay_ns
+
+    def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
+        return [
+            Send(s.message, s.receivers, s.delay_ns + self.delay_ns) if isinstance(s, Send) else s
+            for s in sends
+        ]
+
+
+def _split(receivers: tuple[int, ...], side_b: frozenset[int] | None) -> tuple[tuple, tuple]:
+    if side_b is None:
+        half = len(receivers) // 2
+        side_b = frozenset(receivers[half:])
+    a = tuple(r for r in receivers if r not in side_b)
+    b = tuple(r for r in receivers if r in side_b)
+    return a, b
+
+
+class Equivocate(Behaviour):
+    """As primary, sends the real batch to some backups and the null batch to the rest.
+
+    Parameters
+    ----------
+    side_b : iterable of int, optional
+        Backups that get the null batch; default the second half of the backups.
+    """
+
+    name = "equivocate"
+
+    def __init__(self, side_b: Iterable[int] | None = None) -> None:
+        self.side_b = None if side_b is None else frozenset(side_b)
+
+    def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
+        out: list[Send | Outgoing] = []
+        for item in sends:
+            message = getattr(item, "message", None)
+            if type(message) is PrePrepare and message.requests:
+                a, b = _split(item.receivers, self.side_b)
+                other = PrePrepare(message.view, message.seq, (), message.sender)
+                out.extend(s for s in (Send(message, a), Send(other, b)) if s.receivers)
+            else:
+                out.append(item)
+        return out
+
+
+class FalseVotes(Behaviour):
+    """Votes and checkpoints for random digests; VIEW-CHANGEs with invented prepared entries."""
+
+    name = "false-votes"
+
+    def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
+        out: list[Send | Outgoing] = []
+        for item in sends:
+            message = getattr(item, "message", None)
+            kind = type(message)
+            if kind is Prepare or kind is Commit:
+                message = kind(message.view, message.seq, secrets.token_bytes(16), message.sender)
+            elif kind is Checkpoint:
+                message = Checkpoint(message.seq, secrets.token_bytes(16), message.sender)
+            elif kind is ViewChange and message.view > 0:
+                fake = secrets.token_bytes(16)
+                seq = message.stable_seq + 1
+                entry = ((seq, fake, message.view - 1),)
+                message = ViewChange(
+                    message.view,
+                    message.stable_seq,
+                    message.stable_digest,
+                    message.checkpoints,
+                    entry + tuple(p for p in message.prepared if p[0] != seq),
+                    entry + message.preprepared,
+                    message.batches,
+                    message.sender,
+                )
+            else:
+                out.append(item)
+                continue
+            out.append(Send(message, item.receivers, item.delay_ns))
+        return out
+
+
+class Replay(Behaviour):
+    """Replays received packets (old tags) and re-sends its own old messages (fresh tags).
+
+    Parameters
+    ----------
+    seed : int or numpy.random.Generator, optional
+        Which old packets and messages are replayed (not secret).
+    memory : int
+        Packets and messages remembered.
+    per_send : int
+        Replays added to each batch of sends.
+    """
+
+    name = "replay"
+
+    def __init__(
+        self, seed: int | np.random.Generator | None = None, *, memory: int = 64, per_send: int = 2
+    ) -> None:
+        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.received: deque[Packet] = deque(maxlen=memory)
+        self.sent: deque[Send] = deque(maxlen=memory)
+        self.per_send = per_send
+
+    def receive(self, replica: Replica, packet: Packet, now: int) -> bool:
+        self.received.append(packet)
+        return True
+
+    def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
+        out: list[Send | Outgoing] = list(sends)
+        for _ in range(self.per_send):
+            if self.received and self.rng.random() < 0.5:
+                packet = self.received[int(self.rng.integers(len(self.received)))]
+                out.append(Outgoing(packet, replica.others))
+            elif self.sent:
+                old = self.sent[int(self.rng.integers(len(self.sent)))]
+                out.append(Send(old.message, replica.others))
+        self.sent.extend(s for s in sends if isinstance(s, Send))
+        return out
+
+
+class Coalition:
+    """Shared knowledge of colluding replicas: who they are and how to split the others.
+
+    Parameters
+    ----------
+    members : iterable of int
+        The colluding replica ids.
+    side_b : iterable of int
+        Correct replicas that are shown the second variant of every equivocated batch; the other
+        correct replicas get the first.
+
+    Attributes
+    ----------
+    variants : dict
+        ``(view, seq) -> (digest of side A, digest of side B)`` for equivocated batches.
+    """
+
+    def __init__(self, members: Iterable[int], side_b: Iterable[int]) -> None:
+        self.members = frozenset(members)
+        self.side_b = frozenset(side_b) - self.members
+        self.variants: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+
+
+class Colluding(Behaviour):
+    """A member of a :class:`Coalition` (see the module docstring)."""
+
+    name = "collude"
+
+    def __init__(self, coalition: Coalition) -> None:
+        if not isinstance(coalition, Coalition):
+            raise TypeError(f"coalition={coalition!r} must be a Coalition")
+        self.coalition = coalition
+
+    def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
+        coalition = self.coalition
+        out: list[Send | Outgoing] = []
+        for item in sends:
+            message = getattr(item, "message", None)
+            kind = type(message)
+            if kind is PrePrepare:
+                other = PrePrepare(message.view, message.seq, (), message.sender)
+                if other.batch == message.batch:
+                    out.append(item)
+                    continue
+                coalition.variants[(message.view, message.seq)] = (message.batch, other.batch)
+                out.extend(self._sides(item, message, other))
+            elif kind is Prepare or kind is Commit:
+                variants = coalition.variants.get((message.view, message.seq))
+                if variants is None:
+                    out.append(item)
+                    continue
+                first = kind(message.view, message.seq, variants[0], message.sender)
+                second = kind(message.view, message.seq, variants[1], message.sender)
+                out.extend(self._sides(item, first, second))
+            else:
+                out.append(item)
+        return out
+
+    def _sides(self, item: Send, first: object, second: object) -> list[Send]:
+        side_b = self.coalition.side_b
+        a = tuple(r for r in item.receivers if r not in side_b)
+        b = tuple(r for r in item.receivers if r in side_b)
+        return [s for s in (Send(first, a), Send(second, b)) if s.receivers]
