@@ -11,6 +11,8 @@ reports, node weights, exclusions, routes) with PBFT (Castro & Liskov, OSDI 1999
 * every message carries one Wegman-Carter tag per receiver, keyed from pairwise key pools
   (:class:`KeyDirectory`, :class:`DirectedKeyChannel`), with offset-indexed one-time pads;
 * Byzantine behaviours (:class:`Equivocate`, :class:`Colluding`, ...) compose onto replicas;
+* :func:`check` runs random Twins-style schedules and checks safety after every event
+  (``abft-qkd pbft check``).
 
 Examples
 --------
@@ -44,6 +46,19 @@ from network.consensus.byzantine import (
     Replay,
     Silent,
     Slow,
+)
+from network.consensus.checker import (
+    BEHAVIOURS,
+    CheckReport,
+    Outcome,
+    Round,
+    SafetyViolation,
+    Schedule,
+    check,
+    generate_schedule,
+    replay_schedule,
+    run_schedule,
+    shrink,
 )
 from network.consensus.client import Client, Completion
 from network.consensus.config import (
@@ -80,6 +95,7 @@ from network.consensus.quorums import ConsensusError, QuorumError, WeightedQuoru
 from network.consensus.replica import Behaviour, Execution, Replica, Send
 
 __all__ = [
+    "BEHAVIOURS",
     "DIGEST_BYTES",
     "NULL_DIGEST",
     "RECONFIGURE_PREFIX",
@@ -87,6 +103,7 @@ __all__ = [
     "Authenticator",
     "BatchContent",
     "Behaviour",
+    "CheckReport",
     "Checkpoint",
     "Client",
     "Coalition",
@@ -109,6 +126,7 @@ __all__ = [
     "MessageNetwork",
     "NewView",
     "NodeKeys",
+    "Outcome",
     "Outgoing",
     "PBFTConfig",
     "Packet",
@@ -122,6 +140,9 @@ __all__ = [
     "Replica",
     "Reply",
     "Request",
+    "Round",
+    "SafetyViolation",
+    "Schedule",
     "Send",
     "Silent",
     "Slow",
@@ -135,7 +156,12 @@ __all__ = [
     "WeightedQuorums",
     "batch_digest",
     "build_group",
+    "check",
+    "generate_schedule",
     "message_digest",
     "parse_reconfiguration",
     "reconfiguration",
+    "replay_schedule",
+    "run_schedule",
+    "shrink",
 ]
