@@ -90,3 +90,13 @@ def test_bench_kms_quick():
     values = run_quick("bench_kms.py")
     assert set(values) == {"kms_keys_per_s", "kms_p99_ms", "in_process_keys_per_s"}
     assert all(math.isfinite(v) and v > 0 for v in values.values())
+
+
+@pytest.mark.slow
+def test_bench_pbft_quick():
+    values = run_quick("bench_pbft.py")
+    assert set(values) == {"n4_req_per_s", "n16_req_per_s", "n64_req_per_s", "msgs_per_req_n16"}
+    assert all(math.isfinite(v) and v > 0 for v in values.values())
+    # per request at n = 16: the request and 16 replies at least, and at most that plus a whole
+    # unbatched instance (15 pre-prepares, 225 prepares, 240 commits)
+    assert 1 + 16 <= values["msgs_per_req_n16"] <= 1 + 16 + 480
