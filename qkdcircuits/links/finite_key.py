@@ -129,7 +129,9 @@ class FiniteKeyOptimum:
 
 def real_array(value: Any, name: str) -> np.ndarray:
     """``value`` as a float array of finite numbers, or ``TypeError`` / ``ValueError``."""
-    if isinstance(value, bool) or (isinstance(value, np.ndarray) and value.dtype == bool):
+    if isinstance(value, bool | str | bytes) or (
+        isinstance(value, np.ndarray) and value.dtype.kind not in "iuf"
+    ):
         raise TypeError(f"{name}={value!r} must be a real number or an array of them")
     try:
         array = np.asarray(value, dtype=float)

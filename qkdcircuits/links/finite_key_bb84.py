@@ -687,20 +687,30 @@ def optimize_bb84_finite_key(
     """
     lengths = np.atleast_1d(np.asarray(length_km, dtype=float))
     eta, y0, e_d = link_inputs(params, lengths)
-    weak = float(params.source.weak_decoy_intensity)
-    block = check_block(block_size)
     p_ap = float(real_array(afterpulse_prob, "afterpulse_prob"))
     if not 0.0 <= p_ap < 1.0:
         raise ValueError(f"afterpulse_prob={afterpulse_prob!r} not in [0, 1)")
     eps_s, eps_c, kappa = check_security(eps_sec, eps_cor, secrecy_per_bit)
-    sampling_bound = check_sampling(sampling_bound)
+    weak, block = float(params.source.weak_decoy_intensity), check_block(block_size)
     f = np.asarray(check_ec(params.ec_inefficiency, None)[0])
+    key_at = model_key((eta, y0, e_d, p_ap), f, weak, block, eps_c, check_sampling(sampling_bound))
+    return optimise_protocol(key_at, lengths, weak, block, eps_s, eps_c, kappa, BB84FiniteKey)
+
+
+def model_key(link: tuple, f: Any, weak: float, block: float, eps_cor: Any, bound: str) -> Any:
+    """The optimiser's ``key_at`` (see :func:`~qkdcircuits.links.finite_key.optimise_protocol`)
+    for checked link arrays ``link = (eta, Y0, e_d, p_ap)`` and ``f``.
+
+    Every array broadcasts against the problem batch, so links that differ in more than their
+    length are optimised together, provided they share ``mu3 = weak``.
+    """
+    eta, y0, e_d, p_ap = link
 
     def key_at(x: np.ndarray) -> tuple[Any, np.ndarray]:
         q_x, mu, p = decode_settings(x, weak)
         counts = expected_counts_unchecked(eta, y0, e_d, p_ap, mu, p, q_x, block)
-        return (
-            lambda eps: key_terms(mu, p, counts[:4], eps, eps_c, f, None, sampling_bound)
-        ), counts.pulses
+        return (lambda eps: key_terms(mu, p, counts[:4], eps, eps_cor, f, None, bound)), (
+            counts.pulses
+        )
 
-    return optimise_protocol(key_at, lengths, weak, block, eps_s, eps_c, kappa, BB84FiniteKey)
+    return key_at

@@ -724,19 +724,26 @@ def optimize_mdi_finite_key(
     '3.64e-05'
     """
     lengths = np.atleast_1d(np.asarray(length_km, dtype=float))
-    eta_a, eta_b, p_d, e_d = link_inputs(params, lengths, relay_fraction)
-    weak = float(params.source_a.weak_decoy_intensity)
-    block = check_block(block_size)
     eps_s, eps_c, kappa = check_security(eps_sec, eps_cor, secrecy_per_bit)
-    sampling_bound = check_sampling(sampling_bound)
+    weak, block = float(params.source_a.weak_decoy_intensity), check_block(block_size)
     f = np.asarray(check_ec(params.ec_inefficiency, None)[0])
+    link = link_inputs(params, lengths, relay_fraction)
+    key_at = model_key(link, f, weak, block, eps_c, check_sampling(sampling_bound))
+    return optimise_protocol(key_at, lengths, weak, block, eps_s, eps_c, kappa, MDIFiniteKey)
+
+
+def model_key(link: tuple, f: Any, weak: float, block: float, eps_cor: Any, bound: str) -> Any:
+    """The optimiser's ``key_at`` for checked link arrays ``link = (eta_a, eta_b, p_d, e_d)``
+    and ``f`` (both parties with the same settings, ``omega = weak``; see
+    :func:`~qkdcircuits.links.finite_key_bb84.model_key`)."""
+    eta_a, eta_b, p_d, e_d = link
 
     def key_at(x: np.ndarray) -> tuple[Any, np.ndarray]:
         q_z, mu, p = decode_settings(x, weak)
         settings = (mu, mu, p, p)
         counts = expected_counts_unchecked(eta_a, eta_b, p_d, e_d, settings, q_z, block)
-        return (
-            lambda eps: key_terms(settings, counts[:4], eps, eps_c, f, None, sampling_bound)
-        ), counts.pulses
+        return (lambda eps: key_terms(settings, counts[:4], eps, eps_cor, f, None, bound)), (
+            counts.pulses
+        )
 
-    return optimise_protocol(key_at, lengths, weak, block, eps_s, eps_c, kappa, MDIFiniteKey)
+    return key_at

@@ -67,8 +67,12 @@ Whether the counts support the rate
 -----------------------------------
 A rate computed from a few detections is meaningless. :func:`rate_at_confidence` recomputes it
 with every measured statistic at its pessimistic one-sided Clopper-Pearson bound, and
-:func:`simulate_link` only calls the link ``secure`` when that rate is positive. A finite-key
-analysis (a different rate model) will replace this check.
+:func:`simulate_link` only calls the link ``secure`` when that rate is positive. This is a
+sanity check on the sample size, not a security proof: the composable finite-key length of a
+block is the ``"finite-key"`` rate model of :func:`~qkdcircuits.links.report.link_report`
+(closed form, from expected counts), and
+:func:`~qkdcircuits.links.finite_key_bb84.bb84_finite_key_length` /
+:func:`~qkdcircuits.links.finite_key_mdi.mdi_finite_key_length` take observed counts.
 """
 
 from __future__ import annotations

@@ -27,6 +27,12 @@ The contract
 * **Batch path.** :func:`link_reports` builds the reports of many links from one vectorised
   evaluation (:func:`qkdcircuits.links.batch.evaluate_links`); :func:`link_report` is the same
   path for one link.
+* **Two rate models.** :attr:`~LinkReport.rate_model` says which: ``"asymptotic"`` (the
+  default) or ``"finite-key"`` (``link_report(..., block_size=...)``: the composable key length
+  of one block, :mod:`qkdcircuits.links.finite_key_links`). A finite-key report also names the
+  analysis and the sampling bound that certified it and carries the block size, the
+  epsilons, the settings, the pulses and seconds that fill one block and the key bits per block
+  (:data:`FINITE_KEY_FIELDS`, ``None`` in asymptotic reports).
 
 This module never imports qiskit: the Monte Carlo simulation
 (:func:`qkdcircuits.links.montecarlo.simulate_link`, which does use the circuit engine) returns
@@ -39,6 +45,9 @@ Examples
 (True, 'key', '5.168e-05', 0.01551)
 >>> LinkReport.from_json(report.to_json()) == report
 True
+>>> finite = link_report(protocol="mdi", length_km=50.0, block_size=1e10)
+>>> finite.rate_model, finite.finite_key_analysis, finite.sampling_bound
+('finite-key', 'curty2014', 'serfling')
 """
 
 from __future__ import annotations
@@ -64,8 +73,21 @@ from qkdcircuits.links.evaluation import (
     check_params,
     resolve_lengths,
 )
+from qkdcircuits.links.finite_key import (
+    DEFAULT_EPS_COR,
+    DEFAULT_EPS_SEC,
+    DEFAULT_SAMPLING_BOUND,
+    SAMPLING_BOUNDS,
+)
+from qkdcircuits.links.finite_key_links import (
+    ANALYSIS_OF_PROTOCOL,
+    FINITE_KEY_DECOY,
+    FiniteKeyLinks,
+    evaluate_finite_key,
+)
 from qkdcircuits.links.params import (
     INTENSITY_NAMES,
+    PROBABILITY_SUM_TOLERANCE,
     PROTOCOLS,
     BB84DecoyParams,
     LinkParams,
@@ -89,17 +111,39 @@ __all__ = [
 METHODS: tuple[str, str] = ("closed-form", "monte-carlo")
 """How a report was produced."""
 
-RATE_MODELS: tuple[str, ...] = ("asymptotic",)
+RATE_MODELS: tuple[str, ...] = ("asymptotic", "finite-key")
 """Key-rate models a report can come from. ``"asymptotic"``: the GLLP / MDI-QKD rate per signal
-pulse in the limit of infinitely many pulses (no finite-size terms). A finite-key model will be
-added here when it exists."""
+pulse in the limit of infinitely many pulses (no finite-size terms). ``"finite-key"``: the
+composable key length of one block of a given size (Lim et al. 2014 for decoy BB84, the
+three-intensity MDI-QKD analysis of :mod:`~qkdcircuits.links.finite_key_mdi`) per pulse sent
+(:mod:`~qkdcircuits.links.finite_key_links`)."""
 
 VERDICTS: tuple[str, str, str] = ("key", "no-key", "insufficient-statistics")
 """``"key"``: secure; ``"no-key"``: the rate is 0; ``"insufficient-statistics"``: a Monte Carlo
 rate that its counts cannot support (see :attr:`LinkReport.secure`)."""
 
-SCHEMA_VERSION = 2
-"""Version of the JSON layout of :class:`LinkReport` (``from_json`` refuses any other)."""
+SCHEMA_VERSION = 3
+"""Version of the JSON layout of :class:`LinkReport`.
+
+Version 3 added the finite-key fields. ``from_dict`` / ``from_json`` also read version 2 (the
+same layout without them: asymptotic reports only), and refuse any other.
+"""
+
+_READABLE_SCHEMAS = (2, SCHEMA_VERSION)
+
+FINITE_KEY_FIELDS: tuple[str, ...] = (
+    "finite_key_analysis",
+    "sampling_bound",
+    "block_size",
+    "eps_sec",
+    "eps_cor",
+    "basis_prob",
+    "intensity_probs",
+    "pulses_per_block",
+    "key_length_per_block",
+    "block_time_s",
+)
+"""Fields that a finite-key report sets and an asymptotic report leaves ``None``."""
 
 _TOLERANCE = 1e-9  # relative tolerance of the consistency checks (round-off, JSON floats)
 
@@ -276,27 +320,32 @@ class LinkReport:
         Monte Carlo run the frequencies among pulses tagged as single-photon (pairs).
     single_photon_yield_lower, single_photon_error_upper : float or None
         What the decoy method certifies from the gains (the true values for ``"infinite"``).
+        In a finite-key report: what the finite-key analysis certifies for one block, the
+        yield ``s_1 / (N q^2 tau_1)`` and the single-photon phase-error bound ``phi``.
     key_rate_per_pulse : float
-        Secret bits per signal pulse (pair) under :attr:`rate_model`, clipped at 0.
+        Secret bits per signal pulse (pair) under :attr:`rate_model`, clipped at 0; in a
+        finite-key report, per pulse (pair) of any intensity and basis:
+        ``key_length_per_block / pulses_per_block``.
     key_rate_bps : float
         ``key_rate_per_pulse * repetition_rate_hz`` times the detector live fraction (bit/s).
     repetition_rate_hz : float
         Pulses per second.
     secure : bool
         Whether the report certifies a positive key rate under :attr:`rate_model`. For a
-        closed-form report: ``key_rate_per_pulse > 0``. For a Monte Carlo report, in addition
+        closed-form report: ``key_rate_per_pulse > 0`` (for a finite-key report this means a
+        positive certified key length per block). For a Monte Carlo report, in addition
         the rate must stay positive when every measured statistic (gains, QBERs, single-photon
         yield and error) is replaced by its one-sided Clopper-Pearson bound at
         :attr:`confidence` in the direction that lowers the rate
         (:attr:`key_rate_at_confidence` > 0): a rate computed from a handful of detections is
         not secure. This is a sanity check on the sample size, not a finite-key security proof
-        (which will come as another :attr:`rate_model`).
+        (that is the ``"finite-key"`` :attr:`rate_model`).
     verdict : {"key", "no-key", "insufficient-statistics"}
         Why ``secure`` is what it is (:data:`VERDICTS`).
     parameters : mapping
         Every input, JSON-ready (a reproducible report can be recomputed from it).
     rate_model : str
-        The key-rate model (:data:`RATE_MODELS`): ``"asymptotic"``.
+        The key-rate model (:data:`RATE_MODELS`): ``"asymptotic"`` or ``"finite-key"``.
     reproducible : bool
         Whether the run can be reproduced from ``parameters`` (always for closed forms; for
         Monte Carlo, when the seed is an integer and no backend or sampler object was used).
@@ -316,6 +365,29 @@ class LinkReport:
     key_rate_at_confidence : float or None
         Monte Carlo: the rate per pulse (clipped at 0) with the statistics at their
         pessimistic bounds.
+    finite_key_analysis : str or None
+        Finite-key reports (the fields below are ``None`` in asymptotic ones): the analysis
+        (:data:`~qkdcircuits.links.finite_key_links.FINITE_KEY_ANALYSES`: ``"lim2014"`` for
+        BB84, ``"curty2014"`` for MDI-QKD).
+    sampling_bound : str or None
+        The phase-error sampling bound: ``"serfling"`` (valid for any number of errors, the
+        default) or ``"lim2014"`` (Lim et al.'s ``gamma``, not a bound with few errors).
+    block_size : float or None
+        Key-basis detections per block (``n_X`` for BB84, ``n_Z`` for MDI-QKD).
+    eps_sec, eps_cor : float or None
+        Secrecy and correctness parameters of each block's key.
+    basis_prob : float or None
+        Probability of the key basis (both parties).
+    intensity_probs : mapping of str to float or None
+        Probability of each intensity, keyed as :attr:`intensities`.
+    pulses_per_block : float or None
+        Pulses (pulse pairs) sent to fill one block.
+    key_length_per_block : int or None
+        Certified secret bits per block.
+    block_time_s : float or None
+        Seconds to fill one block at :attr:`repetition_rate_hz`, with the detector live
+        fraction of the asymptotic evaluation (signal pulses: the most dead time):
+        ``key_rate_bps = key_length_per_block / block_time_s``.
     schema_version : int
         :data:`SCHEMA_VERSION`.
 
@@ -366,6 +438,16 @@ class LinkReport:
     counts: Mapping[str, tuple[int, int, int]] | None = field(default=None, repr=False)
     confidence: float | None = None
     key_rate_at_confidence: float | None = None
+    finite_key_analysis: str | None = None
+    sampling_bound: str | None = None
+    block_size: float | None = None
+    eps_sec: float | None = None
+    eps_cor: float | None = None
+    basis_prob: float | None = None
+    intensity_probs: Mapping[str, float] | None = field(default=None, repr=False)
+    pulses_per_block: float | None = None
+    key_length_per_block: int | None = None
+    block_time_s: float | None = None
     schema_version: int = SCHEMA_VERSION
     _cache_key: str | None = field(init=False, repr=False, compare=False)
     _hash: int = field(init=False, repr=False, compare=False)
@@ -419,7 +501,7 @@ class LinkReport:
         --------
         >>> d = link_report(protocol="mdi", length_km=1.0).to_dict()
         >>> type(d["gains"]).__name__, d["schema_version"]
-        ('dict', 2)
+        ('dict', 3)
         """
         return {
             f.name: _json_ready(getattr(self, f.name), f.name)
@@ -443,8 +525,8 @@ class LinkReport:
         Raises
         ------
         ValueError
-            For unknown or missing keys, an unknown ``schema_version`` or any impossible or
-            inconsistent value.
+            For unknown or missing keys, an unknown ``schema_version`` (version 2 documents are
+            read as version 3 reports) or any impossible or inconsistent value.
         TypeError
             For values of the wrong type.
 
@@ -461,11 +543,16 @@ class LinkReport:
         if unknown:
             raise ValueError(f"unknown LinkReport fields {sorted(unknown)}")
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if isinstance(version, bool) or version not in _READABLE_SCHEMAS:
             raise ValueError(
-                f"schema_version={version!r}: this version reads LinkReport schema "
-                f"{SCHEMA_VERSION} only"
+                f"schema_version={version!r}: this version reads LinkReport schemas "
+                f"{', '.join(map(str, _READABLE_SCHEMAS))} only"
             )
+        if version != SCHEMA_VERSION:
+            later = sorted(set(data) & set(FINITE_KEY_FIELDS))
+            if later:
+                raise ValueError(f"schema_version={version!r} has no fields {later}")
+            data = {**data, "schema_version": SCHEMA_VERSION}
         missing = [
             f.name
             for f in fields
@@ -491,7 +578,7 @@ class LinkReport:
 
         Examples
         --------
-        >>> '"schema_version": 2' in link_report(protocol="mdi").to_json()
+        >>> '"schema_version": 3' in link_report(protocol="mdi").to_json()
         True
         """
         return json.dumps(self.to_dict(), indent=indent, sort_keys=True, allow_nan=False)
@@ -586,6 +673,7 @@ def _validate(r: LinkReport) -> dict[str, Any]:
     _validate_numbers(r)
     _validate_mappings(r)
     plain = _validate_provenance(r)
+    _validate_finite_key(r, plain)
     _validate_verdict(r)
     return plain
 
@@ -751,12 +839,18 @@ def _validate_provenance(r: LinkReport) -> dict[str, Any]:
                     f"{name}={getattr(r, name)!r}"
                 )
     params = params_from_dict(plain.get("params"))
-    _check_against_params(r, params, optimized=bool(plain.get("optimize")))
+    if not plain.get("optimize"):
+        fixed = INTENSITY_NAMES
+    elif r.rate_model == "asymptotic":
+        fixed = INTENSITY_NAMES[1:]  # the optimiser chose the signal intensities
+    else:
+        fixed = INTENSITY_NAMES[2:]  # the finite-key optimiser also chose the decoy's
+    _check_against_params(r, params, fixed=fixed)
     _set(r, "parameters", _freeze(plain))
     return plain
 
 
-def _check_against_params(r: LinkReport, params: LinkParams, *, optimized: bool) -> None:
+def _check_against_params(r: LinkReport, params: LinkParams, *, fixed: Sequence[str]) -> None:
     pairs = [("length_km", r.length_km, params.length_km)]
     if isinstance(params, MDIParams):
         pairs += [
@@ -769,13 +863,115 @@ def _check_against_params(r: LinkReport, params: LinkParams, *, optimized: bool)
         pairs.append(("repetition_rate_hz", r.repetition_rate_hz, params.source.repetition_rate_hz))
         sources = {"": params.source}
     for suffix, source in sources.items():
-        names = INTENSITY_NAMES[1:] if optimized else INTENSITY_NAMES
-        for name in names:
+        for name in fixed:
             value = source.intensities[INTENSITY_NAMES.index(name)]
             pairs.append((f"intensities[{name + suffix!r}]", r.intensities[name + suffix], value))
     for name, got, want in pairs:
         if got is None or not math.isclose(got, want, rel_tol=_TOLERANCE, abs_tol=1e-12):
             raise ValueError(f"{name}={got!r} contradicts parameters['params'] ({want!r})")
+
+
+def _validate_finite_key(r: LinkReport, plain: dict[str, Any]) -> None:
+    """The finite-key fields: all ``None`` in an asymptotic report; valid, consistent with the
+    rates and with ``parameters["finite_key"]`` in a finite-key report."""
+    if r.rate_model != "finite-key":
+        given = [name for name in FINITE_KEY_FIELDS if getattr(r, name) is not None]
+        if given:
+            raise ValueError(f"an asymptotic report has no {given}")
+        return
+    if r.method != "closed-form":
+        raise ValueError(f"method={r.method!r}: finite-key reports are closed-form")
+    expected = {
+        "finite_key_analysis": ANALYSIS_OF_PROTOCOL[r.protocol],
+        "decoy": FINITE_KEY_DECOY[r.protocol],
+    }
+    for name, want in expected.items():
+        if getattr(r, name) != want:
+            raise ValueError(
+                f"{name}={getattr(r, name)!r}: a finite-key {r.protocol} report has {want!r}"
+            )
+    _choose(r, "sampling_bound", SAMPLING_BOUNDS)
+    for name in ("block_size", "eps_sec", "eps_cor", "basis_prob", "pulses_per_block"):
+        _set(r, name, _float(getattr(r, name), name))
+    for name in ("block_size", "pulses_per_block"):
+        if getattr(r, name) <= 0:
+            raise ValueError(f"{name}={getattr(r, name)!r} must be > 0")
+    for name in ("eps_sec", "eps_cor", "basis_prob"):
+        if not 0.0 < getattr(r, name) < 1.0:
+            raise ValueError(f"{name}={getattr(r, name)!r} not in (0, 1)")
+    if r.pulses_per_block < r.block_size * (1.0 - _TOLERANCE):
+        raise ValueError(
+            f"pulses_per_block={r.pulses_per_block!r} < block_size={r.block_size!r}: every "
+            "detection needs a pulse"
+        )
+    length = r.key_length_per_block
+    if isinstance(length, bool) or not isinstance(length, numbers.Integral) or length < 0:
+        raise ValueError(f"key_length_per_block={length!r} must be an int >= 0")
+    _set(r, "key_length_per_block", int(length))
+    time_s = _float(r.block_time_s, "block_time_s")
+    if time_s < r.pulses_per_block / r.repetition_rate_hz * (1.0 - _TOLERANCE):
+        raise ValueError(
+            f"block_time_s={time_s!r} is shorter than pulses_per_block / repetition_rate_hz = "
+            f"{r.pulses_per_block / r.repetition_rate_hz!r}"
+        )
+    _set(r, "block_time_s", time_s)
+    for name, got, want in (
+        ("key_rate_per_pulse", r.key_rate_per_pulse, length / r.pulses_per_block),
+        ("key_rate_bps", r.key_rate_bps, length / time_s),
+    ):
+        if not _close(got, want):
+            raise ValueError(
+                f"{name}={got!r} contradicts key_length_per_block={length!r} (expected {want!r})"
+            )
+    _validate_intensity_probs(r)
+    settings = plain.get("finite_key")
+    if not isinstance(settings, dict):
+        raise ValueError("a finite-key report needs parameters['finite_key']")
+    optimized = bool(plain.get("optimize"))
+    for name in ("block_size", "eps_sec", "eps_cor", "sampling_bound", "basis_prob"):
+        want = None if name == "basis_prob" and optimized else getattr(r, name)
+        if settings.get(name) != want:
+            raise ValueError(
+                f"parameters['finite_key'][{name!r}]={settings.get(name)!r} contradicts "
+                f"{name}={want!r}"
+            )
+    if not optimized:
+        params = params_from_dict(plain["params"])
+        sources = (
+            {"": params.source}
+            if isinstance(params, BB84DecoyParams)
+            else {"_a": params.source_a, "_b": params.source_b}
+        )
+        for suffix, source in sources.items():
+            for k, name in enumerate(INTENSITY_NAMES):
+                got, want = r.intensity_probs[name + suffix], source.probabilities[k]
+                if not math.isclose(got, want, rel_tol=_TOLERANCE, abs_tol=1e-12):
+                    raise ValueError(
+                        f"intensity_probs[{name + suffix!r}]={got!r} contradicts "
+                        f"parameters['params'] ({want!r})"
+                    )
+
+
+def _validate_intensity_probs(r: LinkReport) -> None:
+    value = r.intensity_probs
+    if not isinstance(value, Mapping):
+        raise TypeError(f"intensity_probs={value!r} must be a dict")
+    expected, _ = _expected_keys(r.protocol)
+    if set(value) != expected:
+        raise ValueError(
+            f"intensity_probs keys {sorted(value)} do not match protocol {r.protocol!r}: "
+            f"expected {sorted(expected)}"
+        )
+    plain = {k: _float(v, f"intensity_probs[{k!r}]") for k, v in value.items()}
+    for suffix in ("",) if r.protocol == "bb84-decoy" else ("_a", "_b"):
+        probs = [plain[name + suffix] for name in INTENSITY_NAMES]
+        total_off = abs(sum(probs) - 1.0) > PROBABILITY_SUM_TOLERANCE
+        if total_off or any(not 0.0 < x < 1.0 for x in probs):
+            raise ValueError(
+                f"intensity_probs{' of party ' + suffix[1] if suffix else ''}={probs!r} must "
+                "lie in (0, 1) and sum to 1"
+            )
+    _set(r, "intensity_probs", types.MappingProxyType(plain))
 
 
 def _validate_verdict(r: LinkReport) -> None:
@@ -833,11 +1029,14 @@ def report_from_evaluation(
     counts: dict[str, list[int]] | None = None,
     confidence: float | None = None,
     key_rate_at_confidence: float | None = None,
+    finite_key: FiniteKeyLinks | None = None,
 ) -> LinkReport:
     """Build a :class:`LinkReport` from entry ``index`` of a link evaluation.
 
     ``evaluation`` is a :class:`~qkdcircuits.links.evaluation.LinkEvaluation`; ``index=None``
-    takes its only entry.
+    takes its only entry. With ``finite_key`` (entry ``index`` of the same links, at the same
+    intensities) the report is a finite-key one: rates, certified single-photon estimates and
+    the finite-key fields come from it, everything else from ``evaluation``.
 
     Used by :func:`link_reports` and by the Monte Carlo simulation.
     """
@@ -846,6 +1045,32 @@ def report_from_evaluation(
     qbers = {k: _at(v, index) for k, v in evaluation.qbers.items()}
     rate = max(_at(evaluation.key_rate_unclipped, index), 0.0)
     bps = _at(evaluation.key_rate_bps, index)
+    yield_lower = _at(evaluation.single_photon_yield_lower, index)
+    error_upper = _at(evaluation.single_photon_error_upper, index)
+    extra: dict[str, Any] = {}
+    if finite_key is not None:
+        k = 0 if index is None else index
+        length = int(finite_key.key_length[k])
+        sent = float(finite_key.pulses[k])
+        block_time = sent / (
+            _at(evaluation.repetition_rate_hz, index) * _at(evaluation.live_fraction, index)
+        )
+        rate, bps = length / sent, length / block_time
+        yield_lower = float(finite_key.single_photon_yield_lower[k])
+        error_upper = float(finite_key.single_photon_error_upper[k])
+        extra = {
+            "rate_model": "finite-key",
+            "finite_key_analysis": finite_key.analysis,
+            "sampling_bound": finite_key.sampling_bound,
+            "block_size": finite_key.block_size,
+            "eps_sec": finite_key.eps_sec,
+            "eps_cor": finite_key.eps_cor,
+            "basis_prob": float(finite_key.basis_prob[k]),
+            "intensity_probs": {n: float(v[k]) for n, v in finite_key.intensity_probs.items()},
+            "pulses_per_block": sent,
+            "key_length_per_block": length,
+            "block_time_s": block_time,
+        }
 
     def nan_to_none(value: float) -> float | None:
         return None if math.isnan(value) else value
@@ -867,8 +1092,8 @@ def report_from_evaluation(
         qber_x=nan_to_none(qbers[f"X:{signal}"]),
         single_photon_yield=_at(evaluation.single_photon_yield, index),
         single_photon_error=_at(evaluation.single_photon_error, index),
-        single_photon_yield_lower=_at(evaluation.single_photon_yield_lower, index),
-        single_photon_error_upper=_at(evaluation.single_photon_error_upper, index),
+        single_photon_yield_lower=yield_lower,
+        single_photon_error_upper=error_upper,
         key_rate_per_pulse=rate,
         key_rate_bps=bps,
         repetition_rate_hz=_at(evaluation.repetition_rate_hz, index),
@@ -881,6 +1106,7 @@ def report_from_evaluation(
         counts=counts,
         confidence=confidence,
         key_rate_at_confidence=key_rate_at_confidence,
+        **extra,
     )
 
 
@@ -916,16 +1142,85 @@ def resolve_params(
     return params.with_lengths(length_a_km=float(la), length_b_km=float(lb))
 
 
-def closed_form_parameters(params: LinkParams, decoy: str, optimize: bool) -> dict[str, Any]:
-    """Provenance of a closed-form report (its cache key is the hash of this)."""
-    return {
+def closed_form_parameters(
+    params: LinkParams,
+    decoy: str,
+    optimize: bool,
+    finite_key: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Provenance of a closed-form report (its cache key is the hash of this).
+
+    ``finite_key`` holds the finite-key inputs (``block_size``, ``eps_sec``, ``eps_cor``,
+    ``sampling_bound`` and ``basis_prob``, ``None`` when optimised) of a finite-key report.
+    """
+    out = {
         "protocol": params.protocol,
         "method": "closed-form",
         "decoy": decoy,
         "optimize": optimize,
-        "rate_model": "asymptotic",
+        "rate_model": "asymptotic" if finite_key is None else "finite-key",
         "params": params.to_dict(),
     }
+    if finite_key is not None:
+        out["finite_key"] = finite_key
+    return out
+
+
+class FiniteKeyOptions:
+    """The finite-key arguments of :func:`link_reports`, checked once (``None``: asymptotic)."""
+
+    def __init__(
+        self,
+        block_size: Any,
+        eps_sec: Any,
+        eps_cor: Any,
+        sampling_bound: Any,
+        basis_prob: Any,
+        optimize: bool,
+    ) -> None:
+        given = {
+            "eps_sec": eps_sec,
+            "eps_cor": eps_cor,
+            "sampling_bound": sampling_bound,
+            "basis_prob": basis_prob,
+        }
+        self.enabled = block_size is not None
+        if not self.enabled:
+            stray = [name for name, value in given.items() if value is not None]
+            if stray:
+                raise ValueError(
+                    f"{', '.join(stray)} apply to finite-key reports only: give block_size"
+                )
+            return
+        self.block_size = block_size
+        self.eps_sec = DEFAULT_EPS_SEC if eps_sec is None else eps_sec
+        self.eps_cor = DEFAULT_EPS_COR if eps_cor is None else eps_cor
+        self.sampling_bound = DEFAULT_SAMPLING_BOUND if sampling_bound is None else sampling_bound
+        self.basis_prob = basis_prob
+        self.optimize = optimize
+
+    def evaluate(self, group: list[LinkParams]) -> FiniteKeyLinks:
+        return evaluate_finite_key(
+            group,
+            block_size=self.block_size,
+            basis_prob=self.basis_prob,
+            optimize=self.optimize,
+            eps_sec=self.eps_sec,
+            eps_cor=self.eps_cor,
+            sampling_bound=self.sampling_bound,
+        )
+
+
+def _decoy_for(protocol: str, decoy: str | None, finite: bool) -> str:
+    if not finite:
+        return check_decoy(protocol, "infinite" if decoy is None else decoy)
+    method = FINITE_KEY_DECOY[protocol]
+    if decoy is not None and decoy != method:
+        raise ValueError(
+            f"decoy={decoy!r}: the finite-key analysis of {protocol} uses the three intensities "
+            f"of decoy={method!r} (leave decoy out or pass that)"
+        )
+    return method
 
 
 def link_report(
@@ -935,11 +1230,21 @@ def link_report(
     length_a_km: float | None = None,
     length_b_km: float | None = None,
     relay_fraction: float = 0.5,
-    decoy: str = "infinite",
+    decoy: str | None = None,
     optimize: bool = False,
     params: LinkParams | None = None,
+    block_size: float | None = None,
+    eps_sec: float | None = None,
+    eps_cor: float | None = None,
+    sampling_bound: str | None = None,
+    basis_prob: float | None = None,
 ) -> LinkReport:
     """Closed-form link report of one link (the one-link case of :func:`link_reports`).
+
+    Asymptotic by default; with ``block_size`` a finite-key report (``rate_model=
+    "finite-key"``): the composable key length of one block of ``block_size`` key-basis
+    detections (:func:`~qkdcircuits.links.finite_key_links.evaluate_finite_key`), per pulse
+    sent and per second, the time to fill the block, and the analysis that certified it.
 
     Parameters
     ----------
@@ -951,12 +1256,29 @@ def link_report(
         MDI-QKD arm lengths in km instead of ``length_km``.
     relay_fraction : float
         See above (0.5: Charlie in the middle).
-    decoy : str
-        ``"infinite"``, ``"vacuum-weak"``, ``"two-decoy"`` (BB84) or ``"three-intensity"`` (MDI).
+    decoy : str, optional
+        ``"infinite"`` (the asymptotic default), ``"vacuum-weak"``, ``"two-decoy"`` (BB84) or
+        ``"three-intensity"`` (MDI). A finite-key report always uses the three intensities
+        ``(mu, nu, omega)``: ``"two-decoy"`` for BB84, ``"three-intensity"`` for MDI-QKD.
     optimize : bool
-        Replace the signal intensities by the ones that maximise the key rate.
+        Asymptotic: replace the signal intensities by the ones that maximise the key rate.
+        Finite-key: maximise the key per pulse over the basis probability, the two upper
+        intensities and the intensity probabilities (the weakest intensity is kept).
     params : BB84DecoyParams or MDIParams, optional
         Link parameters (default: :func:`~qkdcircuits.links.params.default_params`).
+    block_size : float, optional
+        Key-basis detections per block (``n_X`` for BB84, ``n_Z`` for MDI-QKD): makes the
+        report finite-key.
+    eps_sec, eps_cor : float, optional
+        Secrecy and correctness of each block's key (default
+        :data:`~qkdcircuits.links.finite_key.DEFAULT_EPS_SEC` = 1e-10 and
+        :data:`~qkdcircuits.links.finite_key.DEFAULT_EPS_COR` = 1e-15); finite-key only.
+    sampling_bound : {"serfling", "lim2014"}, optional
+        Phase-error sampling bound (finite-key only). The default, Serfling's, holds for any
+        number of errors; Lim et al.'s ``gamma`` (``"lim2014"``) is not a bound when few
+        errors are observed and serves to reproduce the paper.
+    basis_prob : float, optional
+        Key-basis probability of a finite-key report without ``optimize`` (default 0.5).
 
     Returns
     -------
@@ -965,22 +1287,39 @@ def link_report(
     Raises
     ------
     ValueError
-        For inconsistent arguments (protocol vs params, lengths) or invalid values.
+        For inconsistent arguments (protocol vs params, lengths, finite-key options without
+        ``block_size``, a decoy method the finite-key analysis does not use) or invalid values.
     TypeError
         If ``params`` is not a parameter object or ``optimize`` not a bool.
 
     References
     ----------
-    See :mod:`qkdcircuits.links.decoy` and :mod:`qkdcircuits.links.rates`.
+    See :mod:`qkdcircuits.links.decoy` and :mod:`qkdcircuits.links.rates` (asymptotic),
+    :mod:`qkdcircuits.links.finite_key_bb84` and :mod:`qkdcircuits.links.finite_key_mdi`
+    (finite key).
 
     Examples
     --------
     >>> r = link_report(protocol="bb84-decoy", length_km=0.0)
     >>> f"{r.key_rate_per_pulse:.4e}", f"{r.gain_z:.4e}", round(r.qber_z, 6)
     ('2.5546e-03', '2.1370e-02', 0.033037)
+    >>> fk = link_report(protocol="mdi", length_km=50.0, block_size=1e9, optimize=True)
+    >>> fk.rate_model, fk.sampling_bound, fk.secure, f"{fk.key_rate_per_pulse:.3e}"
+    ('finite-key', 'serfling', True, '4.908e-06')
+    >>> fk.key_length_per_block, round(fk.block_time_s / 3600, 1), round(fk.basis_prob, 2)
+    (150259292, 85.0, 0.74)
     """
     resolved = resolve_params(protocol, params, length_km, length_a_km, length_b_km, relay_fraction)
-    return link_reports([resolved], decoy=decoy, optimize=optimize)[0]
+    return link_reports(
+        [resolved],
+        decoy=decoy,
+        optimize=optimize,
+        block_size=block_size,
+        eps_sec=eps_sec,
+        eps_cor=eps_cor,
+        sampling_bound=sampling_bound,
+        basis_prob=basis_prob,
+    )[0]
 
 
 def _items(params_or_links: Any) -> list[LinkParams]:
@@ -1001,13 +1340,20 @@ def link_reports(
     *,
     lengths_km: Any = None,
     relay_fraction: float = 0.5,
-    decoy: str = "infinite",
+    decoy: str | None = None,
     optimize: bool = False,
+    block_size: float | None = None,
+    eps_sec: float | None = None,
+    eps_cor: float | None = None,
+    sampling_bound: str | None = None,
+    basis_prob: float | None = None,
 ) -> list[LinkReport]:
     """Closed-form reports of many links from one vectorised evaluation per protocol.
 
     Equal (to round-off) to calling :func:`link_report` on each link, at the cost of a few
-    vectorised kernel calls instead of one optimisation per link.
+    vectorised kernel calls instead of one optimisation per link. With ``block_size`` the
+    reports are finite-key (see :func:`link_report`); optimised finite-key reports take one
+    vectorised search per protocol and weakest intensity.
 
     Parameters
     ----------
@@ -1020,10 +1366,13 @@ def link_reports(
         ``relay_fraction``.
     relay_fraction : float
         Charlie's position as a fraction of ``lengths_km`` from Alice, in [0, 1].
-    decoy : str
-        Decoy method, valid for every protocol present.
+    decoy : str, optional
+        Decoy method, valid for every protocol present (default ``"infinite"``, or the
+        three-intensity method of each protocol for finite-key reports).
     optimize : bool
-        Optimise every link's signal intensities (vectorised over all links).
+        Optimise every link's settings (vectorised over all links); see :func:`link_report`.
+    block_size, eps_sec, eps_cor, sampling_bound, basis_prob : optional
+        Finite-key reports, as in :func:`link_report`.
 
     Returns
     -------
@@ -1033,8 +1382,8 @@ def link_reports(
     Raises
     ------
     ValueError
-        For a decoy method some link's protocol does not support, lengths of the wrong size or
-        invalid values.
+        For a decoy method some link's protocol does not support, lengths of the wrong size,
+        finite-key options without ``block_size`` or invalid values.
     TypeError
         For anything that is not a link, or ``optimize`` not a bool.
 
@@ -1044,8 +1393,12 @@ def link_reports(
     >>> reports = link_reports(MDIParams.xu2013(), lengths_km=[0.0, 50.0], optimize=True)
     >>> [f"{r.key_rate_per_pulse:.4e}" for r in reports]
     ['5.7516e-04', '5.2982e-05']
+    >>> finite = link_reports(MDIParams.xu2013(), lengths_km=[0.0, 50.0], block_size=1e10)
+    >>> [f"{r.key_rate_per_pulse:.4e}" for r in finite]
+    ['1.5695e-05', '9.4487e-07']
     """
     optimize = check_flag(optimize, "optimize")
+    finite = FiniteKeyOptions(block_size, eps_sec, eps_cor, sampling_bound, basis_prob, optimize)
     items = _items(params_or_links)
     if lengths_km is not None:
         lengths = check_lengths(lengths_km, "lengths_km")
@@ -1065,15 +1418,50 @@ def link_reports(
         index = [k for k, p in enumerate(items) if p.protocol == protocol]
         if not index:
             continue
-        method = check_decoy(protocol, decoy)
+        method = _decoy_for(protocol, decoy, finite.enabled)
         group = [items[k] for k in index]
-        evaluation = evaluate_links(LinkArray.from_params(group), decoy=method, optimize=optimize)
-        for j, (k, p) in enumerate(zip(index, group, strict=True)):
-            reports[k] = report_from_evaluation(
-                evaluation,
-                index=j,
-                method="closed-form",
-                parameters=closed_form_parameters(p, method, optimize),
-                source="closed-form",
+        if finite.enabled:
+            reports_of = _finite_reports(group, method, finite)
+        else:
+            evaluation = evaluate_links(
+                LinkArray.from_params(group), decoy=method, optimize=optimize
             )
+            reports_of = [
+                report_from_evaluation(
+                    evaluation,
+                    index=j,
+                    method="closed-form",
+                    parameters=closed_form_parameters(p, method, optimize),
+                    source="closed-form",
+                )
+                for j, p in enumerate(group)
+            ]
+        for k, report in zip(index, reports_of, strict=True):
+            reports[k] = report
     return [r for r in reports if r is not None]
+
+
+def _finite_reports(group: list[LinkParams], decoy: str, finite: FiniteKeyOptions) -> list:
+    """Finite-key reports of links of one protocol (statistics at the key's intensities)."""
+    key = finite.evaluate(group)
+    # gains, QBERs and true single-photon values at the intensities the key used
+    evaluation = evaluate_links(LinkArray.from_params(key.params), decoy=decoy)
+    settings = {
+        "block_size": key.block_size,
+        "eps_sec": key.eps_sec,
+        "eps_cor": key.eps_cor,
+        "sampling_bound": key.sampling_bound,
+        "basis_prob": None if finite.optimize else float(key.basis_prob[0]),
+    }
+    return [
+        report_from_evaluation(
+            evaluation,
+            index=j,
+            method="closed-form",
+            # the links as given: with optimize the report's intensities are the optimum's
+            parameters=closed_form_parameters(p, decoy, finite.optimize, settings),
+            source="closed-form",
+            finite_key=key,
+        )
+        for j, p in enumerate(group)
+    ]

@@ -8,6 +8,8 @@
   brute-force grids over ``(mu_a, mu_b)`` (the Z-basis formulas have no cancellation problem).
 * ``brute_force_max``: maximise a vectorised function over a log grid, then zoom in twice.
 * ``bisect_root``: plain bisection.
+* ``bb84_block_reference``, ``mdi_block_reference``: pulses per finite-key block and the key
+  per pulse with perfect parameter estimation at the finite-key protocols' settings.
 """
 
 from __future__ import annotations
@@ -181,3 +183,56 @@ def gllp_rate_grid(length_km, mu, **overrides) -> np.ndarray:
     y1 = y0 + eta - y0 * eta
     e1 = (y0 / 2 + e_d * eta) / y1
     return c["q"] * (y1 * mu * np.exp(-mu) * (1 - _h2(e1)) - q * c["f"] * _h2(e))
+
+
+def bb84_block_reference(eta, y0, e_d, f, q, mu, p, block) -> dict[str, float]:
+    """Decoy BB84 as in Lim et al., PRA 89, 022307 (2014) (key from the X basis of all three
+    intensities, ``q`` the X-basis probability), with *perfect* parameter estimation: the
+    expected vacuum and single-photon detections of one block of ``block`` X detections
+    (infinite decoys, no finite-size terms), in 50-digit arithmetic.
+
+    Returns ``pulses`` (``N = block / (q^2 sum_k p_k Q_k)``) and ``ideal_rate``, the key per
+    pulse ``q^2 [tau_0 Y0 + tau_1 Y1 (1 - h(e1)) - f Qbar h(Ebar)]`` with the threshold-detector
+    closed forms of Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005): an upper bound on any finite key.
+    """
+    with mpmath.workdps(50):
+        eta, y0, e_d, f, q, block = _mp(eta, y0, e_d, f, q, block)
+        mu, p = _mp(*mu), _mp(*p)
+        gain = [1 - (1 - y0) * mpmath.exp(-eta * k) for k in mu]
+        error = [y0 / 2 + e_d * (1 - mpmath.exp(-eta * k)) for k in mu]
+        mean_gain = sum(pk * g for pk, g in zip(p, gain, strict=True))
+        mean_error = sum(pk * e for pk, e in zip(p, error, strict=True))
+        tau0 = sum(pk * mpmath.exp(-k) for pk, k in zip(p, mu, strict=True))
+        tau1 = sum(pk * k * mpmath.exp(-k) for pk, k in zip(p, mu, strict=True))
+        y1 = y0 + eta - y0 * eta
+        e1 = (y0 / 2 + e_d * eta) / y1
+        per_pulse = q**2 * (
+            tau0 * y0 + tau1 * y1 * (1 - h2_mp(e1)) - f * mean_gain * h2_mp(mean_error / mean_gain)
+        )
+        return {"pulses": float(block / (q**2 * mean_gain)), "ideal_rate": float(per_pulse)}
+
+
+def mdi_block_reference(eta_a, eta_b, p_d, e_d, f, q, mu, p, block) -> dict[str, float]:
+    """Three-intensity MDI-QKD (key from the Z basis of all nine intensity pairs, ``q`` the
+    Z-basis probability, the same settings for both parties) with perfect parameter estimation,
+    in 50-digit arithmetic (Xu, Curty, Qi, Lo, NJP 15, 113007 (2013), Appendix B).
+
+    Returns ``pulses`` (``N = block / (q^2 sum_ab p_a p_b Q^Z_ab)``) and ``ideal_rate``,
+    ``q^2 [tau_1^2 Y11 (1 - h(e11_X)) - f Qbar_Z h(Ebar_Z)]``: an upper bound on any finite key.
+    """
+    with mpmath.workdps(50):
+        mean_gain = mean_error = mpmath.mpf(0)
+        for a, pa in zip(mu, p, strict=True):
+            for b, pb in zip(mu, p, strict=True):
+                q_z, e_z, _, _ = (mpmath.mpf(v) for v in mdi_gains_mp(a, b, eta_a, eta_b, p_d, e_d))
+                mean_gain += mpmath.mpf(pa) * mpmath.mpf(pb) * q_z
+                mean_error += mpmath.mpf(pa) * mpmath.mpf(pb) * q_z * e_z
+        y11, e11 = mdi_single_mp(eta_a, eta_b, p_d, e_d)
+        tau1 = sum(
+            mpmath.mpf(pk) * k * mpmath.exp(-mpmath.mpf(k)) for pk, k in zip(p, mu, strict=True)
+        )
+        q, f, block = _mp(q, f, block)
+        per_pulse = q**2 * (
+            tau1**2 * y11 * (1 - h2_mp(e11)) - f * mean_gain * h2_mp(mean_error / mean_gain)
+        )
+        return {"pulses": float(block / (q**2 * mean_gain)), "ideal_rate": float(per_pulse)}
