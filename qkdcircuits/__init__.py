@@ -219,6 +219,8 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "evaluate_finite_key",
         "FINITE_KEY_ANALYSES",
         "FINITE_KEY_DECOY",
+        "finite_key_limit",
+        "FiniteKeyLimit",
         "FiniteKeyLinks",
     ),
     "links.report": (

@@ -63,8 +63,10 @@ from qkdcircuits.links.finite_key_links import (
     DEFAULT_BASIS_PROB,
     FINITE_KEY_ANALYSES,
     FINITE_KEY_DECOY,
+    FiniteKeyLimit,
     FiniteKeyLinks,
     evaluate_finite_key,
+    finite_key_limit,
 )
 from qkdcircuits.links.finite_key_mdi import (
     MDICounts,
@@ -144,6 +146,7 @@ __all__ = [
     "BB84FiniteKey",
     "Detector",
     "FiberChannel",
+    "FiniteKeyLimit",
     "FiniteKeyLinks",
     "FiniteKeyOptimum",
     "KeyRateCurve",
@@ -172,6 +175,7 @@ __all__ = [
     "evaluate_finite_key",
     "evaluate_link",
     "evaluate_links",
+    "finite_key_limit",
     "gllp_key_rate",
     "hoeffding_deviation",
     "key_rate",

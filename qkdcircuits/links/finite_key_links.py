@@ -38,19 +38,28 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from qkdcircuits.links import finite_key_bb84, finite_key_mdi
+from qkdcircuits.links.decoy import (
+    bb84_error_gain,
+    bb84_gain,
+    bb84_single_photon,
+    mdi_gains,
+    mdi_single_photon,
+)
 from qkdcircuits.links.evaluation import check_flag, check_params
 from qkdcircuits.links.finite_key import (
     DEFAULT_EPS_COR,
     DEFAULT_EPS_SEC,
     DEFAULT_SAMPLING_BOUND,
+    binary_entropy_clipped,
     check_block,
     check_sampling,
     check_security,
+    maximise_box,
     open_unit_array,
     optimise_protocol,
 )
@@ -60,8 +69,10 @@ __all__ = [
     "DEFAULT_BASIS_PROB",
     "FINITE_KEY_ANALYSES",
     "FINITE_KEY_DECOY",
+    "FiniteKeyLimit",
     "FiniteKeyLinks",
     "evaluate_finite_key",
+    "finite_key_limit",
 ]
 
 FINITE_KEY_ANALYSES: dict[str, str] = {
@@ -303,6 +314,19 @@ def _optimised(
     return out
 
 
+def _check_links(params: Any) -> list[LinkParams]:
+    if isinstance(params, str) or not isinstance(params, Sequence) or not params:
+        raise ValueError(f"params={params!r} must be a non-empty sequence of link parameters")
+    items = [check_params(p, f"params[{k}]") for k, p in enumerate(params)]
+    mixed = [k for k, p in enumerate(items) if p.protocol != items[0].protocol]
+    if mixed:
+        raise ValueError(
+            f"params mixes protocols: params[0] is {items[0].protocol!r}, params[{mixed[0]}] "
+            f"is {items[mixed[0]].protocol!r}; evaluate each protocol separately"
+        )
+    return items
+
+
 def evaluate_finite_key(
     params: Sequence[LinkParams],
     *,
@@ -370,16 +394,8 @@ def evaluate_finite_key(
     >>> [f"{r:.2e}" for r in fk.key_rate_per_pulse], fk.sampling_bound
     (['5.94e-05', '5.24e-06'], 'serfling')
     """
-    if isinstance(params, str) or not isinstance(params, Sequence) or not params:
-        raise ValueError(f"params={params!r} must be a non-empty sequence of link parameters")
-    items = [check_params(p, f"params[{k}]") for k, p in enumerate(params)]
+    items = _check_links(params)
     protocol = items[0].protocol
-    mixed = [k for k, p in enumerate(items) if p.protocol != protocol]
-    if mixed:
-        raise ValueError(
-            f"params mixes protocols: params[0] is {protocol!r}, params[{mixed[0]}] is "
-            f"{items[mixed[0]].protocol!r}; evaluate each protocol separately"
-        )
     optimize = check_flag(optimize, "optimize")
     block = check_block(block_size)
     if not math.isfinite(block):
@@ -420,3 +436,126 @@ def evaluate_finite_key(
         intensity_probs=probs,
         key=key,
     )
+
+
+LIMIT_INTENSITY_RANGE = (1e-3, 1.5)
+"""Signal intensities (photons per pulse) searched by :func:`finite_key_limit`."""
+
+
+class FiniteKeyLimit(NamedTuple):
+    """The key per pulse of :func:`finite_key_limit` and the intensity that attains it.
+
+    Attributes
+    ----------
+    key_rate_per_pulse : numpy.ndarray
+        Secret bits per pulse (pair) sent, clipped at 0, shape ``(P,)``.
+    intensity : numpy.ndarray
+        The signal intensity (both parties for MDI-QKD), photons per pulse, shape ``(P,)``.
+    """
+
+    key_rate_per_pulse: np.ndarray
+    intensity: np.ndarray
+
+
+def _limit_rate(items: list[LinkParams]) -> Any:
+    """``mu -> rate`` of every link with perfect parameter estimation (see finite_key_limit)."""
+    columns, f = _link_columns(items)
+    if isinstance(items[0], BB84DecoyParams):
+        eta, y0, e_d = columns
+        y1, e1 = bb84_single_photon(transmittance=eta, background_yield=y0, misalignment_prob=e_d)
+        secret1 = y1 * (1.0 - binary_entropy_clipped(e1))
+
+        def rate(mu: np.ndarray) -> np.ndarray:
+            gain = np.asarray(bb84_gain(intensity=mu, transmittance=eta, background_yield=y0))
+            errors = bb84_error_gain(
+                intensity=mu, transmittance=eta, background_yield=y0, misalignment_prob=e_d
+            )
+            with np.errstate(invalid="ignore", divide="ignore"):
+                qber = np.where(gain > 0, errors / np.where(gain > 0, gain, 1.0), 0.0)
+            leak = f * gain * binary_entropy_clipped(qber)
+            return np.exp(-mu) * (y0 + mu * secret1) - leak
+
+        return rate
+    eta_a, eta_b, p_d, e_d = columns
+    link = {
+        "transmittance_a": eta_a,
+        "transmittance_b": eta_b,
+        "dark_count_prob": p_d,
+        "misalignment_prob": e_d,
+    }
+    y11, e11 = mdi_single_photon(**link)
+    secret11 = y11 * (1.0 - binary_entropy_clipped(e11))
+
+    def rate(mu: np.ndarray) -> np.ndarray:
+        gains = mdi_gains(intensity_a=mu, intensity_b=mu, **link)
+        leak = f * np.asarray(gains.gain_z) * binary_entropy_clipped(gains.qber_z)
+        return mu * mu * np.exp(-2.0 * mu) * secret11 - leak
+
+    return rate
+
+
+def finite_key_limit(params: Sequence[LinkParams]) -> FiniteKeyLimit:
+    r"""The key per pulse that the finite-key rates of each link approach, and never exceed.
+
+    As the block grows, every finite-size term vanishes, the optimal probabilities of the test
+    basis and of the decoys go to 0 and the decoy estimates become exact, so the optimised
+    finite-key rate per pulse tends to the rate of a protocol in which every pulse is a
+    key-basis signal and the single-photon (pair) quantities are known:
+
+    * decoy BB84 (Lim et al. 2014, whose key counts the vacuum detections ``s_{X,0}``):
+      ``R(mu) = Y0 e^{-mu} + mu e^{-mu} Y1 [1 - h(e1)] - f Q_mu h(E_mu)``, the GLLP rate of
+      :func:`~qkdcircuits.links.rates.gllp_key_rate` with sifting factor 1 plus the vacuum term
+      (Lo, Ma, Chen, PRL 94, 230504 (2005));
+    * MDI-QKD (single-photon pairs only, both parties at the same intensity, as the finite-key
+      optimiser sets them): ``R(mu) = mu^2 e^{-2 mu} Y11 [1 - h(e11)] - f Q_Z h(E_Z)``
+      (Xu, Curty, Qi, Lo, New J. Phys. 15, 113007 (2013), Eq. (1), sifting factor 1),
+
+    each maximised over ``mu`` in :data:`LIMIT_INTENSITY_RANGE` (closed forms of
+    :mod:`~qkdcircuits.links.decoy`). It bounds every finite-key rate of the link, optimised or
+    not: a finite key never exceeds the key with perfect parameter estimation at its own
+    settings, which is an average over its intensities of ``R`` (the leakage of the whole block
+    is at least the average leakage, ``h`` being concave), times ``q^2 <= 1``.
+
+    Parameters
+    ----------
+    params : sequence of BB84DecoyParams or of MDIParams
+        The links (one protocol), each at its own length.
+
+    Returns
+    -------
+    FiniteKeyLimit
+
+    Raises
+    ------
+    ValueError
+        For an empty or mixed list.
+    TypeError
+        For an entry that is not a parameter object.
+
+    References
+    ----------
+    C. C. W. Lim, M. Curty, N. Walenta, F. Xu, H. Zbinden, Phys. Rev. A 89, 022307 (2014);
+    H.-K. Lo, X. Ma, K. Chen, Phys. Rev. Lett. 94, 230504 (2005); X. Ma, B. Qi, Y. Zhao,
+    H.-K. Lo, Phys. Rev. A 72, 012326 (2005); F. Xu et al., New J. Phys. 15, 113007 (2013).
+
+    Examples
+    --------
+    >>> from qkdcircuits import BB84DecoyParams
+    >>> limit = finite_key_limit([BB84DecoyParams.gys(length_km=L) for L in (0.0, 140.0)])
+    >>> [f"{r:.3e}" for r in limit.key_rate_per_pulse]
+    ['5.111e-03', '1.650e-06']
+    """
+    items = _check_links(params)
+    rate = _limit_rate(items)
+    low, high = (math.log(v) for v in LIMIT_INTENSITY_RANGE)
+    x, best = maximise_box(
+        lambda x: rate(np.exp(x[0])),
+        np.array([low]),
+        np.array([high]),
+        (len(items),),
+        starts=32,
+        keep=2,
+        polish=1,
+        simplex_iterations=30,
+    )
+    return FiniteKeyLimit(np.maximum(best, 0.0), np.exp(x[0]))

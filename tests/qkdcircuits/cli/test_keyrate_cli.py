@@ -303,7 +303,7 @@ def test_f_alias_and_secure_verdict(capsys):
     )
     data = json.loads(out)
     assert data["parameters"]["params"]["ec_inefficiency"] == 1.0
-    assert (data["verdict"], data["rate_model"], data["schema_version"]) == ("key", "asymptotic", 2)
+    assert (data["verdict"], data["rate_model"], data["schema_version"]) == ("key", "asymptotic", 3)
     assert "True (key, asymptotic rate)" in err
     _, out, err = run(
         capsys, "--protocol", "bb84-decoy", "--distance-km", "20", "--monte-carlo",
@@ -327,3 +327,118 @@ def test_monte_carlo_sweep_reports_are_reproducible(capsys):
         protocol="bb84-decoy", length_km=10.0, pulses=10**8, seed=curve["seed"][1]
     )
     assert replay.key_rate_per_pulse == curve["key_rate_per_pulse"][1]
+
+
+# ----------------------------------------------------------------------------------------------
+# --finite-key
+# ----------------------------------------------------------------------------------------------
+
+
+def test_finite_key_single_distance_is_the_link_report(capsys):
+    from qkdcircuits import link_report
+
+    code, out, err = run(
+        capsys, "--protocol", "bb84-decoy", "--distance-km", "50", "--finite-key",
+        "--block-size", "1e6", "--eps-sec", "1e-9", "--eps-cor", "1e-12", "--json",
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads(out)
+    expected = link_report(
+        protocol="bb84-decoy", length_km=50.0, block_size=1e6, eps_sec=1e-9, eps_cor=1e-12
+    )
+    assert data == json.loads(expected.to_json())
+    assert (data["rate_model"], data["sampling_bound"], data["block_size"]) == (
+        "finite-key",
+        "serfling",
+        1e6,
+    )
+    assert "finite-key rate" in err and "lim2014 (serfling sampling bound)" in err
+    assert f"{expected.key_length_per_block} bits" in err
+
+
+def test_several_block_sizes_give_a_list_in_their_order(capsys):
+    code, out, _ = run(
+        capsys, "--protocol", "both", "--distance-km", "20", "--finite-key", "--optimize",
+        "--block-size", "1e8,1e6", "--block-size", "1e10", "--json",
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads(out)
+    for protocol in ("bb84-decoy", "mdi"):
+        reports = data[protocol]
+        assert [r["block_size"] for r in reports] == [1e8, 1e6, 1e10]
+        rates = [r["key_rate_per_pulse"] for r in reports]
+        assert rates[1] < rates[0] < rates[2]  # a larger block certifies more per pulse
+        assert all(r["parameters"]["optimize"] for r in reports)
+
+
+def test_sampling_bound_option_selects_the_paper_gamma(capsys):
+    args = ["--protocol", "mdi", "--distance-km", "30", "--finite-key", "--block-size", "1e8"]
+    _, serfling, _ = run(capsys, *args, "--json")
+    _, lim, _ = run(capsys, *args, "--sampling-bound", "lim2014", "--json")
+    serfling, lim = json.loads(serfling), json.loads(lim)
+    assert (serfling["sampling_bound"], lim["sampling_bound"]) == ("serfling", "lim2014")
+    # gamma shrinks with the observed error rate, Serfling's margin does not
+    assert lim["key_length_per_block"] > serfling["key_length_per_block"]
+
+
+def test_finite_key_sweep_json_and_plot(capsys, tmp_path):
+    from qkdcircuits import MDIParams, finite_key_limit, link_reports
+
+    plot = tmp_path / "finite.png"
+    code, out, err = run(
+        capsys, "--protocol", "both", "--sweep", "0:200:50", "--finite-key",
+        "--block-size", "1e6,1e10", "--plot", str(plot), "--json",
+    )  # fmt: skip
+    assert code == 0
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    data = json.loads(out)
+    mdi = data["mdi"]
+    assert mdi["length_km"] == [0.0, 50.0, 100.0, 150.0, 200.0]
+    assert (mdi["rate_model"], mdi["finite_key_analysis"]) == ("finite-key", "curty2014")
+    assert [c["block_size"] for c in mdi["curves"]] == [1e6, 1e10]
+    expected = link_reports(MDIParams.xu2013(), lengths_km=mdi["length_km"], block_size=1e10)
+    assert mdi["curves"][1]["key_rate_per_pulse"] == [r.key_rate_per_pulse for r in expected]
+    assert mdi["curves"][1]["key_length_per_block"] == [r.key_length_per_block for r in expected]
+    limit = finite_key_limit([MDIParams.xu2013(length_km=L) for L in mdi["length_km"]])
+    assert mdi["asymptotic"]["key_rate_per_pulse"] == limit.key_rate_per_pulse.tolist()
+    for protocol in ("bb84-decoy", "mdi"):
+        asymptotic = np.array(data[protocol]["asymptotic"]["key_rate_per_pulse"])
+        for curve in data[protocol]["curves"]:
+            rates = np.array(curve["key_rate_per_pulse"])
+            assert np.all(rates <= asymptotic)
+            keyed = np.array(data[protocol]["length_km"])[rates > 0]
+            assert curve["reach_km"] == (keyed.max() if keyed.size else None)
+    assert data["bb84-decoy"]["curves"][0]["reach_km"] == 100.0  # 1e6 block: no key at 150 km
+    assert "asymptotic" in err and "n=1e+06" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--distance-km", "5", "--block-size", "1e6"], "--block-size need --finite-key"),
+        (["--distance-km", "5", "--eps-sec", "1e-9"], "--eps-sec need --finite-key"),
+        (["--distance-km", "5", "--finite-key"], "needs --block-size"),
+        (["--distance-km", "5", "--finite-key", "--block-size", "0"], "block size > 0"),
+        (["--distance-km", "5", "--finite-key", "--block-size", "1e6,-1"], "block size > 0"),
+        (["--distance-km", "5", "--finite-key", "--block-size", "many"], "not a number"),
+        (["--distance-km", "5", "--finite-key", "--block-size", "1e6", "--eps-sec", "2"],
+         "--eps-sec 2.0 not in (0, 1)"),
+        (["--distance-km", "5", "--finite-key", "--block-size", "1e6", "--eps-cor", "0"],
+         "--eps-cor 0.0 not in (0, 1)"),
+        (["--distance-km", "5", "--finite-key", "--block-size", "1e6", "--monte-carlo"],
+         "drop --monte-carlo"),
+        (["--distance-km", "5", "--finite-key", "--block-size", "1e6", "--optimize",
+          "--basis-prob", "0.9"], "--basis-prob with --optimize"),
+        (["--distance-km", "5", "--finite-key", "--block-size", "1e6", "--decoy", "infinite"],
+         "three intensities"),
+        (["--distance-km", "5", "--finite-key", "--block-size", "1e6", "--sampling-bound", "x"],
+         "invalid choice"),
+    ],
+)  # fmt: skip
+def test_finite_key_errors_exit_with_status_2_and_one_line(capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["keyrate", "--protocol", "mdi", *args])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 or "usage:" in err

@@ -25,13 +25,21 @@ from qkdcircuits import (
     MDIParams,
     bb84_finite_key_rate,
     evaluate_finite_key,
+    finite_key_limit,
     link_report,
     link_reports,
     mdi_finite_key_rate,
     with_overrides,
 )
 from qkdcircuits.links.report import SCHEMA_VERSION
-from tests.qkdcircuits.links.reference import bb84_block_reference, mdi_block_reference
+from tests.qkdcircuits.links.reference import (
+    GYS,
+    bb84_block_reference,
+    brute_force_max,
+    gllp_rate_mp,
+    mdi_block_reference,
+    mdi_rate_mp,
+)
 
 
 def reference_for(report: LinkReport, params) -> dict[str, float]:
@@ -332,3 +340,47 @@ def test_evaluate_finite_key_refuses_mixed_or_empty_lists():
         evaluate_finite_key([], block_size=1e6)
     with pytest.raises(TypeError, match="params"):
         evaluate_finite_key(["bb84"], block_size=1e6)
+
+
+@pytest.mark.parametrize("length", [0.0, 100.0, 140.0])
+def test_bb84_limit_is_the_best_gllp_rate_with_the_vacuum_term(length):
+    """Sifting 1, infinite decoys, vacuum detections counted (50-digit reference)."""
+
+    def reference(mu):
+        return gllp_rate_mp(length, mu, q=1.0) + GYS["y0"] * math.exp(-mu)
+
+    _, best = brute_force_max(np.vectorize(reference), 1, high=1.5, points=41)
+    limit = finite_key_limit([BB84DecoyParams.gys(length_km=length)])
+    assert limit.key_rate_per_pulse[0] == pytest.approx(best, rel=1e-6)
+    assert limit.key_rate_per_pulse[0] > gllp_rate_mp(length, limit.intensity[0], q=1.0)
+
+
+@pytest.mark.parametrize(("length_a", "length_b"), [(0.0, 0.0), (30.0, 30.0), (20.0, 80.0)])
+def test_mdi_limit_is_the_best_symmetric_intensity_rate(length_a, length_b):
+    _, best = brute_force_max(
+        np.vectorize(lambda mu: mdi_rate_mp(length_a, length_b, mu, mu)), 1, high=1.5, points=41
+    )
+    params = MDIParams.xu2013().with_lengths(length_a_km=length_a, length_b_km=length_b)
+    limit = finite_key_limit([params])
+    assert limit.key_rate_per_pulse[0] == pytest.approx(best, rel=1e-6)
+
+
+@pytest.mark.parametrize("protocol", ["bb84-decoy", "mdi"])
+def test_finite_key_rates_approach_the_limit_from_below(protocol):
+    base = BB84DecoyParams.gys() if protocol == "bb84-decoy" else MDIParams.xu2013()
+    lengths = [0.0, 60.0, 120.0, 140.0]
+    limit = finite_key_limit([base.with_length(length_km=L) for L in lengths])
+    rates = np.array(
+        [
+            [
+                r.key_rate_per_pulse
+                for r in link_reports(base, lengths_km=lengths, block_size=n, optimize=True)
+            ]
+            for n in (1e6, 1e10, 1e20, 1e30)
+        ]
+    )
+    assert np.all(rates <= limit.key_rate_per_pulse)
+    assert np.all(np.diff(rates, axis=0) >= 0)
+    positive = limit.key_rate_per_pulse > 0
+    gap = 1 - rates[-1, positive] / limit.key_rate_per_pulse[positive]
+    assert np.all(gap < 0.03)  # n = 1e30: within 3 % (the decoy settings converge slowly)
