@@ -42,6 +42,8 @@ def test_bench_keyrate_quick():
         "eq_us",
         "mc_pulses_per_s",
         "mc_speedup",
+        "finite_curve_200_s",
+        "finite_curve_speedup",
     }
     assert set(values) == expected
     assert all(math.isfinite(v) and v > 0 for v in values.values())
