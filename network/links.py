@@ -65,6 +65,10 @@ _CACHED = (
     "click_prob",
     "signal_intensity",
 )
+_PER_PULSE, _SIFTED, _CLICK, _INTENSITY = (
+    _CACHED.index(name)
+    for name in ("key_rate_per_pulse", "sifted_per_pulse", "click_prob", "signal_intensity")
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,14 +217,18 @@ class LinkModel:
 
     def _inputs(self, name: str, value: Any, default: float | np.ndarray) -> np.ndarray:
         if value is None:
-            return np.broadcast_to(np.asarray(default, dtype=float), (self.n_links,)).copy()
+            return np.broadcast_to(default, (self.n_links,))
+        if (
+            type(value) is np.ndarray
+            and value.dtype == np.float64
+            and value.shape == (self.n_links,)
+        ):
+            return value  # the common case in a simulation: checked with the others below
         array = np.asarray(value, dtype=float)
         if array.ndim == 0:
             array = np.full(self.n_links, float(array))
         if array.shape != (self.n_links,):
             raise ValueError(f"{name} has shape {array.shape}, expected ({self.n_links},)")
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"{name} must be finite")
         return array
 
     def evaluate(
@@ -277,18 +285,38 @@ class LinkModel:
         e_d = self._inputs(
             "misalignment_prob", misalignment_prob, self.nominal_misalignment[way, links]
         )
-        for name, array, low in (("extra_loss_db", loss, 0.0), ("misalignment_prob", e_d, 0.0)):
-            if np.any(array < low):
-                raise ValueError(f"{name} must be >= {low}")
-        for name, array in (
-            ("efficiency_factor", eff),
-            ("rate_factor", rate),
-            ("intensity_scale", scale),
-        ):
-            if np.any(array <= 0):
-                raise ValueError(f"{name} must be > 0")
-        if np.any(e_d > 0.5):
-            raise ValueError("misalignment_prob must be <= 0.5")
+        inputs = (
+            ("extra_loss_db", loss, "finite and >= 0"),
+            ("efficiency_factor", eff, "finite and > 0"),
+            ("rate_factor", rate, "finite and > 0"),
+            ("intensity_scale", scale, "finite and > 0"),
+            ("misalignment_prob", e_d, "in [0, 0.5]"),
+        )
+        valid = (
+            np.isfinite(loss)
+            & (loss >= 0)
+            & (eff > 0)
+            & (rate > 0)
+            & (scale > 0)
+            & (e_d >= 0)
+            & (e_d <= 0.5)
+            & np.isfinite(eff)
+            & np.isfinite(rate)
+            & np.isfinite(scale)
+        )
+        if not valid.all():
+            for name, array, rule in inputs:
+                ok = (
+                    (array >= 0) & (array <= 0.5)
+                    if name == "misalignment_prob"
+                    else (
+                        np.isfinite(array)
+                        & ((array >= 0) if name == "extra_loss_db" else (array > 0))
+                    )
+                )
+                if not ok.all():
+                    k = int(np.argmin(ok))
+                    raise ValueError(f"{name}[{k}]={float(array[k])!r} must be {rule}")
         # A detector efficiency factor f acts on the photons like an extra loss of
         # -10 log10(f) dB on every arm (dark counts are unchanged); the efficiency stays <= 1.
         eff_db = -10.0 * np.log10(np.minimum(eff, 1.0 / self._nominal_efficiency[way, links]))
@@ -469,18 +497,20 @@ class LinkModel:
     def _snapshot(self, rows: np.ndarray, rate_factor: np.ndarray, way: np.ndarray) -> LinkSnapshot:
         links = np.arange(self.n_links)
         rate_hz = self._nominal_rate[way, links] * rate_factor
-        click = rows[:, _CACHED.index("click_prob")]
+        click = rows[:, _CLICK]
         # Non-paralysable dead time (see qkdcircuits Detector.live_fraction): 1 / (1 + n tau).
         live = 1.0 / (1.0 + np.nan_to_num(click) * rate_hz * self._dead_time[way, links])
-        per_pulse = rows[:, _CACHED.index("key_rate_per_pulse")]
+        per_second = rate_hz * live
+        # ``rows`` is never written again (the next call copies it), so views of it can be
+        # handed out read-only.
         out = {
-            "gain_z": rows[:, 0].copy(),
-            "qber_z": rows[:, 1].copy(),
-            "qber_x": rows[:, 2].copy(),
-            "key_rate_per_pulse": per_pulse.copy(),
-            "key_rate_bps": per_pulse * rate_hz * live,
-            "sifted_bps": rows[:, _CACHED.index("sifted_per_pulse")] * rate_hz * live,
-            "signal_intensity": rows[:, _CACHED.index("signal_intensity")].copy(),
+            "gain_z": rows[:, 0],
+            "qber_z": rows[:, 1],
+            "qber_x": rows[:, 2],
+            "key_rate_per_pulse": rows[:, _PER_PULSE],
+            "key_rate_bps": rows[:, _PER_PULSE] * per_second,
+            "sifted_bps": rows[:, _SIFTED] * per_second,
+            "signal_intensity": rows[:, _INTENSITY],
         }
         for values in out.values():
             values.setflags(write=False)
