@@ -239,6 +239,7 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
     ),
     "postprocessing.authentication": ("KeyPool",),
     "postprocessing.distill": (
+        "DecoyCounts",
         "distill_key",
         "distill_rounds",
         "DistillConfig",

@@ -38,7 +38,9 @@ from qkdcircuits.postprocessing.cascade import (
 )
 from qkdcircuits.postprocessing.distill import (
     BOOTSTRAP_KEY_BITS,
+    KEY_LENGTH_MODELS,
     MAX_VERIFICATION_TAG_BITS,
+    DecoyCounts,
     DistillAccounting,
     DistillConfig,
     DistillResult,
@@ -77,11 +79,13 @@ __all__ = [
     "CASCADE_PRESETS",
     "DEFAULT_FRAME_BITS",
     "DEFAULT_PRIME",
+    "KEY_LENGTH_MODELS",
     "MAX_VERIFICATION_TAG_BITS",
     "TAG_BITS",
     "AuthTag",
     "CascadeConfig",
     "CascadeResult",
+    "DecoyCounts",
     "DistillAccounting",
     "DistillConfig",
     "DistillResult",

@@ -36,6 +36,24 @@ Ben-Or et al. 2005, Portmann 2014):
 * ``eps_auth``: the forgery probability ``L / 2^64`` of each of the two tags (for messages of at
   most ``L`` 64-bit blocks, the receiver refusing longer ones).
 
+Sizing the key (``DistillConfig.key_length``). The default, ``"single-photon"``, is the bound
+above: it holds when every sifted bit was carried by one qubit, as in the round engine's
+qubit-level rounds (:func:`distill_rounds`), and it is a finite-key bound for such a source
+(exact hypergeometric sampling, leftover hash lemma). Weak coherent pulses also send multi-photon
+pulses, and the bits then need the decoy-state finite-key analysis of their per-intensity counts:
+``"finite-key"`` sizes the key with Lim et al., PRA 89, 022307 (2014), Eqs. (1)-(5) (decoy BB84,
+key from the X basis) or with the three-intensity MDI-QKD analysis of
+:mod:`qkdcircuits.links.finite_key_mdi` (key from the Z basis), from the counts the caller
+passes as :class:`DecoyCounts` (:func:`distill_key` ``decoy_counts=``): the phase error comes from
+the counts of the test basis (no ``phase_test`` then), error correction's leakage is the bits
+Cascade disclosed plus the key bits disclosed by the QBER sample (publishing ``t`` bits of a
+string lowers its smooth min-entropy by at most ``t``), ``eps_cor = 2**-tag_bits`` enters as the
+paper's ``log2(2/eps_cor)``, and the run is ``DistillConfig.eps_sec``-secret with the paper's
+sampling bound ``DistillConfig.sampling_bound`` (Serfling's by default, valid for any number of
+errors; ``"lim2014"`` is the paper's ``gamma``, which is not a bound when few errors are
+observed). The qubit-level rounds have no intensities, so this mode does not apply to
+:func:`distill_rounds`, which refuses it.
+
 The stand-in for a pre-shared authentication key: without ``auth_pools`` the parties' 192-bit
 initial key comes from the operating system (``secrets``), never from ``seed``, and the accounting
 says so (``auth_key_source="stand-in"``).
@@ -75,6 +93,19 @@ from qkdcircuits._validation import (
     check_probability,
 )
 from qkdcircuits.analysis.statistics import INTERVAL_METHODS
+from qkdcircuits.links.finite_key import (
+    DEFAULT_EPS_SEC,
+    DEFAULT_SAMPLING_BOUND,
+    SAMPLING_BOUNDS,
+    check_intensities,
+    check_intensity_probs,
+)
+from qkdcircuits.links.finite_key_bb84 import (
+    LIM2014_ERROR_TERMS,
+    BB84Counts,
+    bb84_finite_key_length,
+)
+from qkdcircuits.links.finite_key_mdi import MDI_ERROR_TERMS, MDICounts, mdi_finite_key_length
 from qkdcircuits.postprocessing._bits import bits_to_bytes, check_bits, check_pair
 from qkdcircuits.postprocessing._checks import check_epsilon
 from qkdcircuits.postprocessing.authentication import (
@@ -100,7 +131,9 @@ from qkdcircuits.postprocessing.toeplitz import privacy_amplification, secret_ke
 
 __all__ = [
     "BOOTSTRAP_KEY_BITS",
+    "KEY_LENGTH_MODELS",
     "MAX_VERIFICATION_TAG_BITS",
+    "DecoyCounts",
     "DistillAccounting",
     "DistillConfig",
     "DistillResult",
@@ -118,6 +151,9 @@ _BYTES_PER_TAG_BIT = 35  # memory of the Toeplitz hash per output bit, for the e
 
 _STAND_IN = "stand-in"
 _POOLS = "pools"
+
+KEY_LENGTH_MODELS = ("single-photon", "finite-key")
+"""How :func:`distill_key` sizes the final key (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +181,16 @@ class DistillConfig:
         ``2 sqrt(eps_PE)`` of secrecy (see the module docstring), hence the small default.
     interval : {"clopper-pearson", "wilson"}
         Binomial bound used for the sampled key QBER.
+    key_length : {"single-photon", "finite-key"}
+        ``"single-photon"`` (default): the bound of the module docstring with ``pa_epsilon``
+        and ``pe_epsilon``. ``"finite-key"``: the decoy-state finite-key length of the counts
+        given to :func:`distill_key` as ``decoy_counts``, with ``eps_sec`` and
+        ``sampling_bound`` (``pa_epsilon`` and ``pe_epsilon`` are then unused).
+    eps_sec : float
+        ``"finite-key"``: secrecy parameter of the final key, in (0, 1).
+    sampling_bound : {"serfling", "lim2014"}
+        ``"finite-key"``: phase-error sampling bound; Serfling's (default) holds for any number
+        of errors, Lim et al.'s ``gamma`` is not a bound when few errors are observed.
 
     Raises
     ------
@@ -167,6 +213,9 @@ class DistillConfig:
     pa_epsilon: float = 1e-10
     pe_epsilon: float = 1e-20
     interval: str = "clopper-pearson"
+    key_length: str = "single-photon"
+    eps_sec: float = DEFAULT_EPS_SEC
+    sampling_bound: str = DEFAULT_SAMPLING_BOUND
 
     def __post_init__(self) -> None:
         fraction = check_probability(self.sample_fraction, "sample_fraction")
@@ -196,6 +245,9 @@ class DistillConfig:
                 ">= 1, which guarantees nothing"
             )
         check_choice(self.interval, "interval", INTERVAL_METHODS)
+        check_choice(self.key_length, "key_length", KEY_LENGTH_MODELS)
+        check_epsilon(self.eps_sec, "eps_sec")
+        check_choice(self.sampling_bound, "sampling_bound", SAMPLING_BOUNDS)
 
     @property
     def cascade(self) -> CascadeConfig:
@@ -204,13 +256,130 @@ class DistillConfig:
 
     @property
     def secrecy_epsilon(self) -> float:
-        """``eps_sec = 2 sqrt(eps_PE) + eps_PA`` (see the module docstring)."""
+        """``2 sqrt(eps_PE) + eps_PA`` (see the module docstring), or ``eps_sec`` for
+        ``key_length="finite-key"``."""
+        if self.key_length == "finite-key":
+            return self.eps_sec
         return 2.0 * math.sqrt(self.pe_epsilon) + self.pa_epsilon
 
     @property
     def correctness_epsilon(self) -> float:
         """``eps_cor = 2**-verification_tag_bits``."""
         return 2.0**-self.verification_tag_bits
+
+
+@dataclass(frozen=True)
+class DecoyCounts:
+    """Observed per-intensity counts of a decoy-state run, for ``key_length="finite-key"``.
+
+    The key bits given to :func:`distill_key` must be the key-basis detections these counts
+    describe: the X basis for BB84 (Lim et al. 2014), the Z basis for MDI-QKD; the counts of the
+    other basis bound the phase error.
+
+    Attributes
+    ----------
+    counts : BB84Counts or MDICounts
+        Detections and errors per basis and intensity (pair), whole numbers
+        (:class:`~qkdcircuits.links.finite_key_bb84.BB84Counts`,
+        :class:`~qkdcircuits.links.finite_key_mdi.MDICounts`, both parties with the settings
+        below).
+    intensities : (float, float, float)
+        ``(mu1, mu2, mu3)``, photons per pulse, ``mu1 > mu2 + mu3``, ``mu2 > mu3 >= 0``.
+    intensity_probs : (float, float, float)
+        Their probabilities, each in (0, 1), summing to 1.
+
+    Raises
+    ------
+    TypeError
+        If ``counts`` is not a ``BB84Counts`` or ``MDICounts``.
+    ValueError
+        For settings out of range, or counts that are not whole numbers.
+
+    Examples
+    --------
+    >>> from qkdcircuits.links.finite_key_bb84 import BB84Counts
+    >>> c = BB84Counts((9000, 900, 100), (90, 20, 50), (1000, 100, 11), (10, 2, 5))
+    >>> d = DecoyCounts(c, intensities=(0.5, 0.1, 0.0), intensity_probs=(0.8, 0.1, 0.1))
+    >>> d.protocol, d.key_bits, d.key_errors, d.test_bits, d.test_errors
+    ('bb84-decoy', 10000, 160, 1111, 17)
+    """
+
+    counts: BB84Counts | MDICounts
+    intensities: tuple[float, float, float]
+    intensity_probs: tuple[float, float, float]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.counts, BB84Counts | MDICounts):
+            raise TypeError(f"counts={self.counts!r} must be a BB84Counts or an MDICounts")
+        for name, check in (
+            ("intensities", check_intensities),
+            ("intensity_probs", check_intensity_probs),
+        ):
+            values = check(getattr(self, name), name)
+            if values.shape != (3,):
+                raise ValueError(f"{name}={getattr(self, name)!r} must be three numbers")
+            object.__setattr__(self, name, tuple(float(v) for v in values))
+        for name, table in self._tables().items():
+            array = np.asarray(table, dtype=float)
+            if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
+                raise ValueError(f"counts.{name}={table!r} must hold whole numbers (observed)")
+
+    def _tables(self) -> dict[str, Any]:
+        return {k: v for k, v in self.counts._asdict().items() if k != "pulses"}
+
+    @property
+    def protocol(self) -> str:
+        """``"bb84-decoy"`` or ``"mdi"``."""
+        return "bb84-decoy" if isinstance(self.counts, BB84Counts) else "mdi"
+
+    def _total(self, name: str) -> int:
+        return int(np.sum(self._tables()[name]))
+
+    @property
+    def key_bits(self) -> int:
+        """Key-basis detections (X for BB84, Z for MDI-QKD): the length of the sifted key."""
+        return self._total("detections_x" if self.protocol == "bb84-decoy" else "detections_z")
+
+    @property
+    def key_errors(self) -> int:
+        """Errors among them."""
+        return self._total("errors_x" if self.protocol == "bb84-decoy" else "errors_z")
+
+    @property
+    def test_bits(self) -> int:
+        """Detections of the test basis, which bounds the phase error."""
+        return self._total("detections_z" if self.protocol == "bb84-decoy" else "detections_x")
+
+    @property
+    def test_errors(self) -> int:
+        """Errors among them."""
+        return self._total("errors_z" if self.protocol == "bb84-decoy" else "errors_x")
+
+    @property
+    def error_terms(self) -> int:
+        """Failure terms of the analysis that share ``eps_sec`` equally (21 or 25)."""
+        return LIM2014_ERROR_TERMS if self.protocol == "bb84-decoy" else MDI_ERROR_TERMS
+
+    def key(self, *, leak_bits: float, eps_sec: float, eps_cor: float, sampling_bound: str) -> Any:
+        """The finite-key bounds of these counts with a measured leakage (bits).
+
+        Returns :class:`~qkdcircuits.links.finite_key_bb84.BB84FiniteKey` or
+        :class:`~qkdcircuits.links.finite_key_mdi.MDIFiniteKey`.
+        """
+        analysis = (
+            bb84_finite_key_length if self.protocol == "bb84-decoy" else mdi_finite_key_length
+        )
+        pulses = self.counts.pulses
+        return analysis(
+            **self._tables(),
+            intensities=self.intensities,
+            intensity_probs=self.intensity_probs,
+            eps_sec=eps_sec,
+            eps_cor=eps_cor,
+            sampling_bound=sampling_bound,
+            ec_leak_bits=leak_bits,
+            pulses=None if pulses is None or np.all(np.isnan(pulses)) else pulses,
+        )
 
 
 @dataclass(frozen=True)
@@ -260,6 +429,11 @@ class DistillAccounting:
         Whether the run produced no key.
     abort_reason : str or None
         Why.
+    key_length_model : {"single-photon", "finite-key"}
+        How the key was sized (:data:`KEY_LENGTH_MODELS`). For ``"finite-key"``,
+        ``phase_test_bits`` / ``phase_test_errors`` are the test-basis counts,
+        ``phase_error_rate`` is the analysis's ``phi`` and ``pa_epsilon`` = ``pe_epsilon`` =
+        ``eps_sec / error terms`` (every term of the analysis's secrecy is equal).
 
     Examples
     --------
@@ -301,6 +475,7 @@ class DistillAccounting:
     total_epsilon: float
     aborted: bool
     abort_reason: str | None
+    key_length_model: str = "single-photon"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary.
@@ -456,6 +631,7 @@ def distill_key(
     config: DistillConfig | None = None,
     auth_pools: tuple[KeyPool, KeyPool] | None = None,
     seed: SeedLike = None,
+    decoy_counts: DecoyCounts | None = None,
 ) -> DistillResult:
     """Distil final secret keys from Alice's and Bob's sifted bits.
 
@@ -463,7 +639,9 @@ def distill_key(
     strings do not carry one: give exactly one of ``phase_test`` (the X-basis test bits, from
     which the bound is computed at ``config.pe_epsilon``) or ``phase_error_rate`` (a bound you
     established yourself). With neither the call is refused: the key's own bit errors say
-    nothing about what an eavesdropper knows.
+    nothing about what an eavesdropper knows. With ``config.key_length="finite-key"`` give
+    ``decoy_counts`` instead: the decoy-state finite-key analysis of the counts bounds the
+    phase error and sizes the key (module docstring).
 
     Parameters
     ----------
@@ -485,6 +663,10 @@ def distill_key(
         the key the parties share before the session (``auth_key_source="stand-in"``).
     seed : int, numpy.random.Generator or None
         All public randomness (sample positions, shuffles, hash seeds); never secret material.
+    decoy_counts : DecoyCounts, optional
+        ``key_length="finite-key"`` only: the per-intensity counts of the run these bits come
+        from (their key-basis detections and errors must be the bits' length and
+        disagreements).
 
     Returns
     -------
@@ -496,8 +678,9 @@ def distill_key(
     Raises
     ------
     ValueError
-        If neither or both of ``phase_test`` and ``phase_error_rate`` are given, or an argument
-        is out of range.
+        If neither or both of ``phase_test`` and ``phase_error_rate`` are given (or, for
+        ``key_length="finite-key"``, not ``decoy_counts`` alone), if ``decoy_counts`` do not
+        describe the bits, or an argument is out of range.
     TypeError
         If an argument has the wrong type.
     InsufficientKeyError
@@ -521,7 +704,23 @@ def distill_key(
     >>> result.accounting.total_epsilon < 1e-9
     True
     """
-    if (phase_test is None) == (phase_error_rate is None):
+    config = _check_config(config)
+    if config.key_length == "finite-key":
+        if not isinstance(decoy_counts, DecoyCounts):
+            raise TypeError(
+                f"decoy_counts={decoy_counts!r}: key_length='finite-key' needs the run's "
+                "DecoyCounts (per-intensity detections and errors of both bases)"
+            )
+        if phase_test is not None or phase_error_rate is not None:
+            raise ValueError(
+                "key_length='finite-key' bounds the phase error from decoy_counts: do not give "
+                "phase_test or phase_error_rate"
+            )
+    elif decoy_counts is not None:
+        raise ValueError(
+            "decoy_counts size the key only with DistillConfig(key_length='finite-key')"
+        )
+    elif (phase_test is None) == (phase_error_rate is None):
         raise ValueError(
             "distill_key needs exactly one phase-error source: phase_test=(alice_test_bits, "
             "bob_test_bits) from the conjugate basis, or phase_error_rate=<an upper bound you "
@@ -539,7 +738,15 @@ def distill_key(
         else check_probability(phase_error_rate, "phase_error_rate"),
         auth_pools=auth_pools,
         seed=seed,
+        decoy=decoy_counts,
     )
+
+
+def _check_config(config: Any) -> DistillConfig:
+    config = DistillConfig() if config is None else config
+    if not isinstance(config, DistillConfig):
+        raise TypeError(f"config={config!r} must be a DistillConfig")
+    return config
 
 
 def _distill(
@@ -551,11 +758,18 @@ def _distill(
     phase_error_rate: float | None,
     auth_pools: Any,
     seed: SeedLike,
+    decoy: DecoyCounts | None = None,
 ) -> DistillResult:
     alice, bob = check_pair(alice_bits, bob_bits)
-    config = DistillConfig() if config is None else config
-    if not isinstance(config, DistillConfig):
-        raise TypeError(f"config={config!r} must be a DistillConfig")
+    config = _check_config(config)
+    if decoy is not None:
+        disagreements = int(np.count_nonzero(alice != bob))
+        if (decoy.key_bits, decoy.key_errors) != (alice.size, disagreements):
+            raise ValueError(
+                f"decoy_counts describe {decoy.key_bits} key bits with {decoy.key_errors} "
+                f"errors, but the sifted keys hold {alice.size} bits with {disagreements} "
+                "disagreements"
+            )
     rng = as_generator(seed)
     pools, auth_source = _check_pools(auth_pools)
 
@@ -589,7 +803,16 @@ def _distill(
         "auth_key_source": auth_source,
         "secrecy_epsilon": config.secrecy_epsilon,
         "correctness_epsilon": config.correctness_epsilon,
+        "key_length_model": config.key_length,
     }
+    if decoy is not None:
+        share = config.eps_sec / decoy.error_terms
+        base.update(
+            phase_test_bits=decoy.test_bits,
+            phase_test_errors=decoy.test_errors,
+            pa_epsilon=share,
+            pe_epsilon=share,
+        )
 
     def finish(
         *,
@@ -640,8 +863,23 @@ def _distill(
     if n == 0:
         return finish(reason="no bits left after the estimation sample")
 
+    def decoy_key(leak_bits: float, tag_bits: int) -> Any:
+        assert decoy is not None
+        return decoy.key(
+            leak_bits=leak_bits,
+            eps_sec=config.eps_sec,
+            eps_cor=2.0**-tag_bits,
+            sampling_bound=config.sampling_bound,
+        )
+
     # the phase-error bound comes first: without it nothing can be kept, and nothing is leaked
-    if phase_test is None:
+    if decoy is not None:
+        # phi does not depend on the leakage: the one known so far will do
+        e_ph = float(
+            decoy_key(estimate.sample_size, min(config.verification_tag_bits, n)).phase_error_upper
+        )
+        base["phase_error_source"] = "decoy counts"
+    elif phase_test is None:
         e_ph = phase_error_rate
         base["phase_error_source"] = "given"
     else:
@@ -663,14 +901,18 @@ def _distill(
         base["phase_error_source"] = "X-basis test sample"
     base["phase_error_rate"] = e_ph
     if e_ph >= 0.5:
-        sample = (
-            "the given bound"
-            if phase_test is None
-            else f"the X-basis test sample ({test_errors} errors in {test_alice.size} bits)"
-        )
+        if decoy is not None:
+            sample = (
+                f"the test basis of the decoy counts ({decoy.test_errors} errors in "
+                f"{decoy.test_bits} detections)"
+            )
+        elif phase_test is None:
+            sample = "the given bound"
+        else:
+            sample = f"the X-basis test sample ({test_errors} errors in {test_alice.size} bits)"
         return finish(
             reason=f"{sample} bounds the phase-error rate only by {e_ph:.4f} >= 1/2 at "
-            f"eps_PE = {config.pe_epsilon:g}: too small a sample or too many errors for any "
+            f"eps_PE = {base['pe_epsilon']:g}: too small a sample or too many errors for any "
             "secret key"
         )
 
@@ -695,12 +937,17 @@ def _distill(
             verification=verification,
         )
 
-    length = secret_key_length(
-        n=n,
-        phase_error_rate=e_ph,
-        leaked_bits=reconciliation.leaked_bits + verification.tag_bits,
-        epsilon=config.pa_epsilon,
-    )
+    if decoy is None:
+        length = secret_key_length(
+            n=n,
+            phase_error_rate=e_ph,
+            leaked_bits=reconciliation.leaked_bits + verification.tag_bits,
+            epsilon=config.pa_epsilon,
+        )
+    else:
+        # the sampled key bits count as leaked; the tag is the analysis's log2(2/eps_cor)
+        leak = estimate.sample_size + reconciliation.leaked_bits
+        length = min(int(decoy_key(leak, verification.tag_bits).key_length), n)
     if length == 0:
         return finish(
             reason=f"no secret key: leakage and phase-error entropy (e_ph <= {e_ph:.4f}) "
@@ -789,6 +1036,10 @@ def distill_rounds(
     ------
     TypeError
         If ``result`` is not a round-engine result.
+    ValueError
+        For ``config.key_length="finite-key"``: the qubit-level rounds carry no decoy
+        intensities, and the default ``"single-photon"`` sizing is the finite-key bound that
+        fits them (one qubit per round).
 
     Examples
     --------
@@ -801,6 +1052,13 @@ def distill_rounds(
     if not hasattr(result, "sifted_key"):
         raise TypeError(
             f"result={type(result).__name__} has no 'sifted_key': pass an MDIRounds or BB84Rounds"
+        )
+    if _check_config(config).key_length == "finite-key":
+        raise ValueError(
+            "key_length='finite-key' needs per-intensity decoy counts, and qubit-level rounds "
+            "have no intensities (one qubit per round): use the default key_length="
+            "'single-photon', the finite-key bound for a single-photon source, or distill_key("
+            "..., decoy_counts=...) with the counts of a decoy-state run"
         )
     alice, bob = result.sifted_key("Z")
     test = result.sifted_key("X")

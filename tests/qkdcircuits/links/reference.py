@@ -10,6 +10,8 @@
 * ``bisect_root``: plain bisection.
 * ``bb84_block_reference``, ``mdi_block_reference``: pulses per finite-key block and the key
   per pulse with perfect parameter estimation at the finite-key protocols' settings.
+* ``lim_by_hand``: the finite-key bounds of Lim et al., PRA 89, 022307 (2014), Eqs. (1)-(5),
+  scalar, from the paper's text.
 """
 
 from __future__ import annotations
@@ -236,3 +238,63 @@ def mdi_block_reference(eta_a, eta_b, p_d, e_d, f, q, mu, p, block) -> dict[str,
             tau1**2 * y11 * (1 - h2_mp(e11)) - f * mean_gain * h2_mp(mean_error / mean_gain)
         )
         return {"pulses": float(block / (q**2 * mean_gain)), "ideal_rate": float(per_pulse)}
+
+
+def h2(x: float) -> float:
+    return 0.0 if x <= 0 else -x * math.log2(x) - (1 - x) * math.log2(1 - x)
+
+
+def lim_by_hand(mu, p, nx, mx, nz, mz, eps_sec, eps_cor, f, *, leak=None, sampling="lim2014"):
+    """Eqs. (1)-(5) of Lim et al., PRA 89, 022307 (2014), scalar, straight from the paper's text.
+
+    ``leak`` replaces ``f n_X h(m_X/n_X)`` by a measured leakage; ``sampling="serfling"``
+    replaces ``gamma`` by Serfling's deviation ``sqrt((c+d)(d+1)/(2 c d^2) ln(21/eps_sec))``
+    (R. J. Serfling, Ann. Stat. 2, 39 (1974)).
+    """
+    mu1, mu2, mu3 = mu
+    tau0 = sum(pk * math.exp(-k) for k, pk in zip(mu, p, strict=True))
+    tau1 = sum(pk * math.exp(-k) * k for k, pk in zip(mu, p, strict=True))
+    ln21 = math.log(21 / eps_sec)
+
+    def shifted(counts, total):
+        delta = math.sqrt(total / 2 * ln21)
+        minus = [
+            math.exp(k) / pk * max(c - delta, 0.0) for k, pk, c in zip(mu, p, counts, strict=True)
+        ]
+        plus = [math.exp(k) / pk * (c + delta) for k, pk, c in zip(mu, p, counts, strict=True)]
+        return minus, plus
+
+    def s0_s1(counts):
+        minus, plus = shifted(counts, sum(counts))
+        s0 = max(tau0 * (mu2 * minus[2] - mu3 * plus[1]) / (mu2 - mu3), 0.0)
+        s1 = (
+            tau1
+            * mu1
+            * (minus[1] - plus[2] - (mu2**2 - mu3**2) / mu1**2 * (plus[0] - s0 / tau0))
+            / (mu1 * (mu2 - mu3) - mu2**2 + mu3**2)
+        )
+        return s0, s1
+
+    sx0, sx1 = s0_s1(nx)
+    sz0, sz1 = s0_s1(nz)
+    m_minus, m_plus = shifted(mz, sum(mz))
+    vz1 = tau1 * (m_plus[1] - m_minus[2]) / (mu2 - mu3)
+    b = vz1 / sz1
+    c, d = sz1, sx1
+    if sampling == "serfling":
+        gamma = math.sqrt((c + d) * (d + 1) / (2 * c * d * d) * math.log(21 / eps_sec))
+    else:
+        gamma = math.sqrt(
+            (c + d)
+            * (1 - b)
+            * b
+            / (c * d * math.log(2))
+            * math.log2((c + d) / (c * d * (1 - b) * b) * 21**2 / eps_sec**2)
+        )
+    phi = min(b + gamma, 0.5)
+    n_x = sum(nx)
+    leak = f * n_x * h2(sum(mx) / n_x) if leak is None else leak
+    length = sx0 + sx1 - sx1 * h2(phi) - leak - 6 * math.log2(21 / eps_sec) - math.log2(2 / eps_cor)
+    return dict(
+        sx0=sx0, sx1=sx1, sz0=sz0, sz1=sz1, vz1=vz1, gamma=gamma, phi=phi, leak=leak, length=length
+    )

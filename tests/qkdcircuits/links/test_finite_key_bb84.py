@@ -32,6 +32,7 @@ from qkdcircuits.links.params import (
     FiberChannel,
     WeakCoherentSource,
 )
+from tests.qkdcircuits.links.reference import h2, lim_by_hand
 
 # The parameter set of Lim et al. (2014), Sec. IV.
 LIM_P_AP = 0.04
@@ -61,58 +62,6 @@ SMALL = dict(
     detections_z=(8e4, 2e3, 3.0),
     errors_z=(800.0, 30.0, 2.0),
 )
-
-
-def h2(x: float) -> float:
-    return 0.0 if x <= 0 else -x * math.log2(x) - (1 - x) * math.log2(1 - x)
-
-
-def lim_by_hand(mu, p, nx, mx, nz, mz, eps_sec, eps_cor, f):
-    """Eqs. (1)-(5) of Lim et al. (2014), scalar, straight from the paper's text."""
-    mu1, mu2, mu3 = mu
-    tau0 = sum(pk * math.exp(-k) for k, pk in zip(mu, p, strict=True))
-    tau1 = sum(pk * math.exp(-k) * k for k, pk in zip(mu, p, strict=True))
-    ln21 = math.log(21 / eps_sec)
-
-    def shifted(counts, total):
-        delta = math.sqrt(total / 2 * ln21)
-        minus = [
-            math.exp(k) / pk * max(c - delta, 0.0) for k, pk, c in zip(mu, p, counts, strict=True)
-        ]
-        plus = [math.exp(k) / pk * (c + delta) for k, pk, c in zip(mu, p, counts, strict=True)]
-        return minus, plus
-
-    def s0_s1(counts):
-        minus, plus = shifted(counts, sum(counts))
-        s0 = max(tau0 * (mu2 * minus[2] - mu3 * plus[1]) / (mu2 - mu3), 0.0)
-        s1 = (
-            tau1
-            * mu1
-            * (minus[1] - plus[2] - (mu2**2 - mu3**2) / mu1**2 * (plus[0] - s0 / tau0))
-            / (mu1 * (mu2 - mu3) - mu2**2 + mu3**2)
-        )
-        return s0, s1
-
-    sx0, sx1 = s0_s1(nx)
-    sz0, sz1 = s0_s1(nz)
-    m_minus, m_plus = shifted(mz, sum(mz))
-    vz1 = tau1 * (m_plus[1] - m_minus[2]) / (mu2 - mu3)
-    b = vz1 / sz1
-    c, d = sz1, sx1
-    gamma = math.sqrt(
-        (c + d)
-        * (1 - b)
-        * b
-        / (c * d * math.log(2))
-        * math.log2((c + d) / (c * d * (1 - b) * b) * 21**2 / eps_sec**2)
-    )
-    phi = min(b + gamma, 0.5)
-    n_x = sum(nx)
-    leak = f * n_x * h2(sum(mx) / n_x)
-    length = sx0 + sx1 - sx1 * h2(phi) - leak - 6 * math.log2(21 / eps_sec) - math.log2(2 / eps_cor)
-    return dict(
-        sx0=sx0, sx1=sx1, sz0=sz0, sz1=sz1, vz1=vz1, gamma=gamma, phi=phi, leak=leak, length=length
-    )
 
 
 def test_every_bound_matches_the_paper_equations():

@@ -291,3 +291,148 @@ def test_config_refuses_parameters_without_a_guarantee(kwargs, match):
     """Regression: pa_epsilon=1 produced a "final key" with no guarantee at all."""
     with pytest.raises(ValueError, match=match):
         DistillConfig(**kwargs)
+
+
+# ----------------------------------------------------------------------------------------------
+# finite-key sizing from decoy counts (DistillConfig(key_length="finite-key"))
+# ----------------------------------------------------------------------------------------------
+
+DECOY_MU, DECOY_P = (0.5, 0.1, 0.0), (0.6, 0.2, 0.2)
+
+
+def _decoy_run(block, basis_prob=0.5, seed=1):
+    """Rounded expected counts of a 20 dB BB84 link and sifted keys with exactly their errors."""
+    from qkdcircuits.links.finite_key_bb84 import BB84Counts, bb84_expected_counts
+    from qkdcircuits.postprocessing import DecoyCounts
+
+    c = bb84_expected_counts(
+        transmittance=0.01,
+        background_yield=1.7e-6,
+        misalignment_prob=0.01,
+        intensities=DECOY_MU,
+        intensity_probs=DECOY_P,
+        basis_prob=basis_prob,
+        block_size=block,
+    )
+    whole = [np.round(np.asarray(t)).astype(int) for t in c[:4]]
+    decoy = DecoyCounts(BB84Counts(*whole), intensities=DECOY_MU, intensity_probs=DECOY_P)
+    rng = np.random.default_rng(seed)
+    alice = rng.integers(0, 2, decoy.key_bits, dtype=np.uint8)
+    bob = alice.copy()
+    bob[rng.choice(decoy.key_bits, decoy.key_errors, replace=False)] ^= 1
+    return decoy, alice, bob, whole
+
+
+@pytest.mark.parametrize("bound", ["serfling", "lim2014"])
+def test_finite_key_sizing_matches_an_independent_recomputation(bound):
+    from tests.qkdcircuits.links.reference import lim_by_hand
+
+    decoy, alice, bob, (nx, mx, nz, mz) = _decoy_run(3e5)
+    config = DistillConfig(key_length="finite-key", sampling_bound=bound, eps_sec=1e-9)
+    result = distill_key(alice, bob, decoy_counts=decoy, config=config, seed=4)
+    assert not result.aborted and result.keys_match
+    _check_accounting(result)
+    acc = result.accounting
+    # Lim et al. Eqs. (1)-(5) by hand: the measured leakage is Cascade's parities plus the
+    # disclosed sample; the 64-bit verification tag is the paper's log2(2/eps_cor)
+    ref = lim_by_hand(
+        DECOY_MU, DECOY_P, nx, mx, nz, mz, 1e-9, 2.0**-64, 1.0,
+        leak=acc.estimation_bits + acc.ec_leaked_bits, sampling=bound,
+    )  # fmt: skip
+    assert acc.final_bits == math.floor(ref["length"]) > 10_000
+    assert acc.phase_error_rate == pytest.approx(ref["phi"], rel=1e-9)
+    assert (acc.key_length_model, acc.phase_error_source) == ("finite-key", "decoy counts")
+    assert (acc.phase_test_bits, acc.phase_test_errors) == (int(nz.sum()), int(mz.sum()))
+    assert acc.secrecy_epsilon == 1e-9 and acc.pa_epsilon == acc.pe_epsilon == 1e-9 / 21
+    assert acc.total_epsilon == 1e-9 + 2.0**-64 + acc.authentication_epsilon
+
+
+def test_paper_gamma_certifies_more_than_serfling_here():
+    decoy, alice, bob, _ = _decoy_run(3e5)
+    lengths = {
+        bound: distill_key(
+            alice,
+            bob,
+            decoy_counts=decoy,
+            config=DistillConfig(key_length="finite-key", sampling_bound=bound),
+            seed=4,
+        ).final_length
+        for bound in ("serfling", "lim2014")
+    }
+    assert 0 < lengths["serfling"] < lengths["lim2014"]
+
+
+def test_finite_key_aborts_before_leaking_when_the_test_basis_is_too_small():
+    decoy, alice, bob, _ = _decoy_run(1e5, basis_prob=0.7)
+    config = DistillConfig(key_length="finite-key")
+    result = distill_key(alice, bob, decoy_counts=decoy, config=config, seed=4)
+    assert result.aborted and result.reconciliation is None
+    assert "test basis of the decoy counts" in result.accounting.abort_reason
+    assert result.accounting.phase_error_rate == 0.5
+
+
+def test_mdi_decoy_counts_bound_the_phase_error_from_the_x_basis():
+    from qkdcircuits.links.finite_key_mdi import (
+        MDICounts,
+        mdi_expected_counts,
+        mdi_finite_key_length,
+    )
+    from qkdcircuits.postprocessing import DecoyCounts
+
+    mu, p = (0.4, 0.1, 0.0), (0.5, 0.3, 0.2)
+    c = mdi_expected_counts(
+        transmittance_a=0.1, transmittance_b=0.1, dark_count_prob=1e-6, misalignment_prob=0.01,
+        intensities=mu, intensity_probs=p, basis_prob=0.5, block_size=2e5,
+    )  # fmt: skip
+    tables = [np.round(np.asarray(t)) for t in c[:4]]
+    decoy = DecoyCounts(MDICounts(*tables), intensities=mu, intensity_probs=p)
+    assert (decoy.protocol, decoy.key_bits) == ("mdi", int(tables[0].sum()))
+    rng = np.random.default_rng(3)
+    alice = rng.integers(0, 2, decoy.key_bits, dtype=np.uint8)
+    bob = alice.copy()
+    bob[rng.choice(decoy.key_bits, decoy.key_errors, replace=False)] ^= 1
+    config = DistillConfig(key_length="finite-key")
+    result = distill_key(alice, bob, decoy_counts=decoy, config=config, seed=1)
+    key = mdi_finite_key_length(
+        intensities=mu, intensity_probs=p, detections_z=tables[0], errors_z=tables[1],
+        detections_x=tables[2], errors_x=tables[3],
+    )  # fmt: skip
+    acc = result.accounting
+    assert acc.phase_error_rate == key.phase_error_upper
+    assert (acc.phase_test_bits, acc.pe_epsilon) == (int(tables[2].sum()), 1e-10 / 25)
+    assert result.aborted  # 2e5 events are far too few for MDI-QKD's single-pair bounds
+
+
+def test_finite_key_sizing_refuses_what_it_cannot_use(mdi_rounds):
+    from qkdcircuits.links.finite_key_bb84 import BB84Counts
+    from qkdcircuits.postprocessing import DecoyCounts
+
+    decoy, alice, bob, whole = _decoy_run(1e5)
+    finite = DistillConfig(key_length="finite-key")
+    with pytest.raises(TypeError, match="decoy_counts"):
+        distill_key(alice, bob, config=finite)
+    with pytest.raises(ValueError, match="do not give phase_test"):
+        distill_key(alice, bob, config=finite, decoy_counts=decoy, phase_error_rate=0.01)
+    with pytest.raises(ValueError, match="key_length='finite-key'"):
+        distill_key(alice, bob, decoy_counts=decoy, phase_error_rate=0.01)
+    with pytest.raises(ValueError, match="describe"):
+        distill_key(alice[1:], bob[1:], config=finite, decoy_counts=decoy)
+    with pytest.raises(ValueError, match="disagreements"):
+        distill_key(alice, alice.copy(), config=finite, decoy_counts=decoy)
+    with pytest.raises(ValueError, match="no intensities"):
+        distill_rounds(mdi_rounds, config=finite)
+    with pytest.raises(ValueError, match="whole numbers"):
+        DecoyCounts(BB84Counts(whole[0] + 0.5, *whole[1:]), DECOY_MU, DECOY_P)
+    with pytest.raises(TypeError, match="BB84Counts or an MDICounts"):
+        DecoyCounts(tuple(whole), DECOY_MU, DECOY_P)
+    with pytest.raises(ValueError, match="mu1 > mu2"):
+        DecoyCounts(BB84Counts(*whole), (0.1, 0.2, 0.0), DECOY_P)
+    with pytest.raises(ValueError, match="sum to 1"):
+        DecoyCounts(BB84Counts(*whole), DECOY_MU, (0.5, 0.2, 0.2))
+    for kwargs, match in (
+        ({"key_length": "asymptotic"}, "key_length"),
+        ({"eps_sec": 0.0}, "eps_sec"),
+        ({"sampling_bound": "gauss"}, "sampling_bound"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            DistillConfig(**kwargs)
