@@ -1,6 +1,48 @@
-"""Reinforcement-learning layer of abft-qkd: a gymnasium environment and a DQN allocator.
+"""Reinforcement-learning layer of abft-qkd: dynamic resource allocation in a QKD network.
 
-Built on :mod:`network`; arrives with a later issue.
+* :class:`ResourceAllocationEnv` (:mod:`rl.env`), registered with gymnasium as
+  ``abft_qkd/ResourceAllocation-v0`` when this package is imported: a
+  :mod:`network.simulation` scenario stepped one time slice at a time.
+* :class:`DQNAgent` (:mod:`rl.dqn`): a torch DQN with double-DQN targets and prioritized
+  experience replay (sum tree), action masking, checkpoints.
+* Baseline policies (:mod:`rl.baselines`): static intensities, greedy re-optimisation, random.
+* Training and evaluation loops (:mod:`rl.train`) behind ``abft-qkd rl train|evaluate``
+  (:mod:`rl.cli`).
+
+The torch-based names are imported lazily, so ``import rl`` (and registering the environment)
+does not load torch.
+
+Examples
+--------
+>>> import gymnasium as gym
+>>> import rl
+>>> gym.spec(rl.ENV_ID).id
+'abft_qkd/ResourceAllocation-v0'
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import gymnasium as gym
+
+from rl.env import ENV_ID, FLUCTUATION_PRESETS, ResourceAllocationEnv, RewardWeights
+
+__all__ = [
+    "ENV_ID",
+    "FLUCTUATION_PRESETS",
+    "ResourceAllocationEnv",
+    "RewardWeights",
+]
+
+if ENV_ID not in gym.registry:
+    gym.register(id=ENV_ID, entry_point="rl.env:ResourceAllocationEnv")
+
+_LAZY: dict[str, str] = {}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rl' has no attribute {name!r}")

@@ -102,3 +102,10 @@ def test_bench_pbft_quick():
     # per request at n = 16: the request and 16 replies at least, and at most that plus a whole
     # unbatched instance (15 pre-prepares, 225 prepares, 240 commits)
     assert 1 + 16 <= values["msgs_per_req_n16"] <= 1 + 16 + 480
+
+
+@pytest.mark.slow
+def test_bench_rl_quick():
+    values = run_quick("bench_rl.py")
+    assert set(values) == {"env_steps_per_s", "vec_env_steps_per_s", "train_steps_per_s"}
+    assert all(math.isfinite(v) and v > 0 for v in values.values())
