@@ -1,0 +1,354 @@
+"""The ``abft-qkd rl`` command: train the DQN allocator and compare it with the baselines.
+
+Registered through the ``abft_qkd.cli`` entry-point group (``rl = "rl.cli:register"`` in
+``pyproject.toml``); torch is imported only when a subcommand runs.
+
+Subcommands
+-----------
+``abft-qkd rl train --episodes N --seed S --out DIR [environment options] [--device D]
+[--checkpoint-every K] [--include-replay] [--tensorboard] [--no-progress]``
+    Train on :class:`rl.env.ResourceAllocationEnv`. Writes ``DIR/log.csv`` (one row per episode:
+    return, key rate, QBER mean and variance, epsilon, loss; rewritten atomically after each
+    episode), ``DIR/options.json``, ``DIR/checkpoint.pt`` and ``DIR/learning_curve.png``. A
+    progress bar goes to stderr; Ctrl-C saves the checkpoint and the log, then exits with 130.
+``abft-qkd rl evaluate --policy {dqn:PATH,static,greedy,random} [--policy ...] --episodes M
+--seed S [--json] [--plot PNG] [environment options]``
+    Every policy on the same episode seeds; a table (mean and standard deviation over the
+    episodes) on stderr, JSON on stdout with ``--json``. Environment options default to those
+    a ``dqn:`` checkpoint was trained with. With a ``dqn:`` policy whose folder holds the
+    training ``log.csv``, the learning curve with the baselines' mean returns is saved (default
+    ``learning_curve.png`` beside the checkpoint).
+
+Bad options (an unknown policy, a negative number of episodes, a missing or corrupt checkpoint)
+exit with status 2 and one line on stderr.
+
+Examples (shell)::
+
+    abft-qkd rl train --episodes 300 --seed 1 --out runs/dqn1
+    abft-qkd rl evaluate --policy dqn:runs/dqn1/checkpoint.pt --policy static --policy greedy \\
+        --policy random --episodes 20 --seed 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from network.cli import add_subcommand
+
+__all__ = ["parse_policy", "register"]
+
+_ENV_OPTIONS = (
+    "topology",
+    "byzantine_fraction",
+    "behaviour",
+    "defense",
+    "episode_slices",
+    "slice_s",
+    "fluctuations",
+    "utilisation",
+    "key_bits",
+    "qber_threshold",
+)
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from exc
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} must be >= {minimum}")
+        return value
+
+    return parse
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} must be finite")
+    return value
+
+
+def _add_env_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("environment (defaults: rl.env.ResourceAllocationEnv)")
+    group.add_argument("--topology", help="scenario name or topology file (default secoqc)")
+    group.add_argument("--byzantine-fraction", type=_number, help="in [0, 0.4] (default 0.2)")
+    group.add_argument("--behaviour", help="Byzantine behaviour (default mixed)")
+    group.add_argument("--defense", choices=("abft", "none"), help="default abft")
+    group.add_argument("--episode-slices", type=_count(1), help="slices per episode (200)")
+    group.add_argument("--slice-s", type=_number, help="slice length in s (1)")
+    group.add_argument("--fluctuations", help="preset: default, static, stormy")
+    group.add_argument("--utilisation", type=_number, help="demand load in (0, 1] (0.9)")
+    group.add_argument("--key-bits", type=_count(1), help="bits per key request (8192)")
+    group.add_argument("--qber-threshold", type=_number, help="security threshold (0.11)")
+
+
+def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in _ENV_OPTIONS if getattr(args, name) is not None}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``abft-qkd rl`` with ``train`` and ``evaluate`` to the dispatcher's ``subparsers``.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        The top-level subparsers of ``abft-qkd``.
+    """
+    parser = add_subcommand(
+        subparsers,
+        "rl",
+        help="DQN resource allocation: train, evaluate against baselines",
+        description="Dynamic resource allocation of a QKD network with a DQN.",
+    )
+    commands = parser.add_subparsers(dest="rl_command", metavar="SUBCOMMAND", required=True)
+
+    train = add_subcommand(
+        commands,
+        "train",
+        help="train the DQN allocator",
+        description="Train the DQN allocator; log, checkpoint and learning curve go to --out.",
+    )
+    train.add_argument("--episodes", type=_count(0), required=True, help="episodes (>= 0)")
+    train.add_argument("--seed", type=_count(0), required=True, help="seed (>= 0)")
+    train.add_argument("--out", type=Path, required=True, help="output folder")
+    train.add_argument("--device", default="auto", help="torch device (auto: CUDA if present)")
+    train.add_argument(
+        "--checkpoint-every",
+        type=_count(0),
+        default=0,
+        help="episodes between checkpoints (0: at the end only)",
+    )
+    train.add_argument("--include-replay", action="store_true", help="store the replay buffer")
+    train.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    agent = train.add_argument_group("agent (defaults: rl.dqn.DQNConfig)")
+    agent.add_argument("--learning-starts", type=_count(1))
+    agent.add_argument("--epsilon-decay-steps", type=_count(1))
+    agent.add_argument("--beta-steps", type=_count(1))
+    agent.add_argument("--target-update-interval", type=_count(1))
+    agent.add_argument("--buffer-size", type=_count(1))
+    _add_env_options(train)
+    train.set_defaults(handler=_train)
+
+    evaluate = add_subcommand(
+        commands,
+        "evaluate",
+        help="compare policies on the same seeds",
+        description=(
+            "Run every policy on the same episode seeds and print a comparison table (stderr; "
+            "JSON on stdout with --json)."
+        ),
+    )
+    evaluate.add_argument(
+        "--policy",
+        action="append",
+        required=True,
+        help="dqn:PATH, static, greedy or random (repeat, or comma-separate)",
+    )
+    evaluate.add_argument("--episodes", type=_count(1), required=True, help="episodes (>= 1)")
+    evaluate.add_argument("--seed", type=_count(0), required=True, help="seed (>= 0)")
+    evaluate.add_argument("--json", action="store_true", help="print JSON on stdout")
+    evaluate.add_argument("--plot", type=Path, help="learning-curve image (PNG, PDF or SVG)")
+    evaluate.add_argument("--device", default="cpu", help="torch device of dqn policies")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_env_options(evaluate)
+    evaluate.set_defaults(handler=_evaluate)
+
+
+def parse_policy(text: str, *, device: str = "cpu") -> Any:
+    """A policy from its command-line name: ``static``, ``greedy``, ``random`` or ``dqn:PATH``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or a missing, corrupt or incompatible checkpoint.
+
+    Examples
+    --------
+    >>> parse_policy("greedy").name
+    'greedy'
+    >>> parse_policy("best")
+    Traceback (most recent call last):
+    ValueError: unknown policy 'best': use dqn:PATH, static, greedy or random
+    """
+    from rl.baselines import BASELINES, DQNPolicy
+
+    name = text.strip()
+    if name in BASELINES:
+        return BASELINES[name]()
+    if name.startswith("dqn:") and len(name) > 4:
+        from rl.dqn import DQNAgent
+
+        path = Path(name[4:])
+        return DQNPolicy(DQNAgent.load(path, device=device), name=f"dqn:{path}", path=path)
+    raise ValueError(f"unknown policy {text!r}: use dqn:PATH, static, greedy or random")
+
+
+def _train(args: argparse.Namespace) -> int:
+    import torch
+
+    from rl.dqn import DQNConfig
+    from rl.train import episodes_to_converge, plot_learning_curve, train
+
+    overrides = {
+        name: getattr(args, name)
+        for name in (
+            "learning_starts",
+            "epsilon_decay_steps",
+            "beta_steps",
+            "target_update_interval",
+            "buffer_size",
+        )
+        if getattr(args, name) is not None
+    }
+    config = DQNConfig(**overrides)
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {str(args.out)!r} is a file, not a folder")
+    torch.use_deterministic_algorithms(True)
+    result = train(
+        episodes=args.episodes,
+        seed=args.seed,
+        env_kwargs=_env_kwargs(args),
+        config=config,
+        device=args.device,
+        out_dir=args.out,
+        checkpoint_every=args.checkpoint_every,
+        include_replay=args.include_replay,
+        progress=not args.no_progress,
+        tensorboard=args.tensorboard,
+    )
+    returns = result.returns
+    if returns.size:
+        plot_learning_curve({f"seed {args.seed}": returns}, args.out / "learning_curve.png")
+        tail = max(1, math.ceil(0.1 * returns.size))
+        print(
+            f"{returns.size} episodes; final return (mean of last {tail}) "
+            f"{returns[-tail:].mean():.3f}; 95% of it reached after "
+            f"{episodes_to_converge(returns)} episodes; written to {args.out}",
+            file=sys.stderr,
+        )
+    if result.interrupted:
+        print(f"interrupted: checkpoint and log saved in {args.out}", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _format(entry: dict[str, Any], scale: float = 1.0, digits: int = 3) -> str:
+    mean, std = entry["mean"], entry["std"]
+    if math.isnan(mean):
+        return "n/a"
+    text = f"{mean * scale:.{digits}f}"
+    return text if math.isnan(std) else f"{text} ± {std * scale:.{digits}f}"
+
+
+def _table(summary: dict[str, dict[str, Any]]) -> str:
+    header = (
+        "policy",
+        "return",
+        "key rate (kbit/s)",
+        "served",
+        "QBER mean (%)",
+        "QBER var (1e-5)",
+        "QBER var in fluct. (1e-5)",
+    )
+    rows = [header]
+    for name, entry in summary.items():
+        rows.append(
+            (
+                name,
+                _format(entry["return"], digits=2),
+                _format(entry["key_rate_bps"], 1e-3, 2),
+                _format(entry["served_fraction"]),
+                _format(entry["qber_mean"], 100, 3),
+                _format(entry["qber_var"], 1e5, 3),
+                _format(entry["qber_var_fluct"], 1e5, 3),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from network.simulation.plotting import check_figure_path
+    from rl.train import evaluate_policies, plot_learning_curve, read_log, summarise
+
+    names = [part for item in args.policy for part in item.split(",") if part.strip()]
+    if not names:
+        raise ValueError("--policy names no policy")
+    policies = [parse_policy(name, device=args.device) for name in names]
+    dqn = [p for p in policies if getattr(p, "path", None) is not None]
+    env_kwargs: dict[str, Any] = {}
+    if dqn:
+        env_kwargs.update(dqn[0].agent.extra.get("env_kwargs", {}))
+    env_kwargs.update(_env_kwargs(args))
+    logs = {p.name: p.path.parent / "log.csv" for p in dqn if (p.path.parent / "log.csv").is_file()}
+    plot = args.plot
+    if plot is None and logs:
+        plot = next(iter(logs.values())).parent / "learning_curve.png"
+    if plot is not None:
+        if not logs:
+            raise ValueError("--plot needs a dqn:PATH policy whose folder holds its log.csv")
+        check_figure_path(plot)
+    from rl.env import ResourceAllocationEnv
+
+    probe = ResourceAllocationEnv(**env_kwargs)
+    for policy in dqn:
+        agent = policy.agent
+        if (agent.obs_dim, agent.n_actions) != (
+            probe.observation_space.shape[0],
+            int(probe.action_space.n),
+        ):
+            raise ValueError(
+                f"{policy.name} was trained for observations of {agent.obs_dim} and "
+                f"{agent.n_actions} actions; this environment has "
+                f"{probe.observation_space.shape[0]} and {probe.action_space.n}"
+            )
+    results = evaluate_policies(
+        policies,
+        episodes=args.episodes,
+        seed=args.seed,
+        env_kwargs=env_kwargs,
+        progress=not args.no_progress,
+    )
+    summary = summarise(results)
+    print(_table(summary), file=sys.stderr)
+    if plot is not None:
+        curves = {name: [row["return"] for row in read_log(path)] for name, path in logs.items()}
+        baselines = {name: entry["return"]["mean"] for name, entry in summary.items()}
+        plot_learning_curve(curves, plot, baselines=baselines)
+        print(f"learning curve saved to {plot}", file=sys.stderr)
+    if args.json:
+        out = {
+            "seed": args.seed,
+            "episodes": args.episodes,
+            "env_kwargs": env_kwargs,
+            "summary": summary,
+            "per_episode": {name: [s.row() for s in stats] for name, stats in results.items()},
+        }
+        json.dump(_finite(out), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    return 0
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``None`` (valid JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
