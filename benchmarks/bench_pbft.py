@@ -4,7 +4,8 @@ Run: ``python benchmarks/bench_pbft.py [--quick]``
 
 For n = 4, 16 and 64 replicas (unit weights, ``f = (n - 1) // 3``) on the message network of
 :mod:`network.consensus.harness` (link delays 1-2 ms, no loss), with authenticators keyed from
-secret pools (topped up as they drain) and the control ledger as the replicated application:
+secret pools (topped up as they drain) and the network's control ledger as the replicated
+application (every request sets the replicas' weights in it):
 
 (a) batched: ``C`` clients each keep one request outstanding; the primary puts up to ``B``
     requests in a pre-prepare and keeps up to ``M`` sequence numbers in flight;
@@ -30,9 +31,8 @@ import sys
 import time
 from dataclasses import dataclass
 
-from network.consensus import LedgerOp, PBFTConfig, WeightedQuorums, build_group
-
-OPERATION = LedgerOp.report_qber(("vienna", "st-poelten"), 0.021, reporter="vienna")
+from network.consensus import PBFTConfig, WeightedQuorums, build_group
+from network.voting import LedgerStateMachine, SetWeights
 
 
 @dataclass
@@ -74,8 +74,9 @@ def measure(case: Case, seed: int) -> Result:
         checkpoint_interval=1 << 20,  # checkpoints are measured elsewhere; keep the count clean
     )
     group = build_group(config, clients=case.clients, key_bits=1024, replenish_bits=4096, seed=seed)
+    operation = LedgerStateMachine.encode(SetWeights((0.9,) * case.n))
     for index in range(case.clients):
-        group.submit(index, OPERATION)
+        group.submit(index, operation)
     group.network.run()
     done, sent = group.completed(), group.network.sent
     bits = group.keys.consumed_bits
@@ -84,7 +85,7 @@ def measure(case: Case, seed: int) -> Result:
     start = time.perf_counter()
     for index in range(case.clients):
         for _ in range(case.per_client):
-            group.submit(index, OPERATION)
+            group.submit(index, operation)
     group.network.run()
     seconds = time.perf_counter() - start
     requests = group.completed() - done

@@ -1,7 +1,8 @@
 """PBFT consensus with weighted quorums, authenticated by QKD keys.
 
-The trusted nodes of a QKD network agree on its control state (:class:`ControlLedger`: QBER
-reports, node weights, exclusions, routes) with PBFT (Castro & Liskov, OSDI 1999 / ACM TOCS 2002):
+The trusted nodes of a QKD network agree on its control state (the network's
+:class:`network.voting.ControlLedger`: node weights, accepted QBERs, excluded nodes and links)
+with PBFT (Castro & Liskov, OSDI 1999 / ACM TOCS 2002):
 
 * :class:`Replica` and :class:`Client` are pure state machines (``on_message``, ``on_timer``,
   ``deadline``) that any driver can run: :class:`MessageNetwork` on the network's event queue,
@@ -10,19 +11,26 @@ reports, node weights, exclusions, routes) with PBFT (Castro & Liskov, OSDI 1999
   ``F* >= W/3``; weight changes are ordered requests (:func:`reconfiguration`);
 * every message carries one Wegman-Carter tag per receiver, keyed from pairwise key pools
   (:class:`KeyDirectory`, :class:`DirectedKeyChannel`), with offset-indexed one-time pads;
-* Byzantine behaviours (:class:`Equivocate`, :class:`Colluding`, ...) compose onto replicas;
+* Byzantine behaviours (:class:`EquivocatingPrimary`, :class:`Colluding`, ...) compose onto
+  replicas;
 * :func:`check` runs random Twins-style schedules and checks safety after every event
-  (``abft-qkd pbft check``).
+  (``abft-qkd pbft check``);
+* :class:`ControlPlane` runs a committee of the network's trusted nodes as replicas inside the
+  network simulation (``SimulationConfig(consensus="pbft")``), with messages delayed along the
+  fibre and authenticators keyed from the network's own key pools.
 
 Examples
 --------
->>> from network.consensus import Equivocate, LedgerOp, PBFTConfig, WeightedQuorums, build_group
+>>> from network.consensus import EquivocatingPrimary, PBFTConfig, WeightedQuorums, build_group
+>>> from network.voting import LedgerStateMachine, SetWeights
 >>> config = PBFTConfig(WeightedQuorums((2, 1, 1, 1, 1, 1)))  # W = 7, F* = 2, Q = 5
->>> group = build_group(config, behaviours={0: Equivocate()}, seed=4)
->>> group.submit(0, LedgerOp.exclude_link(("vienna", "st-poelten")))
+>>> group = build_group(config, behaviours={0: EquivocatingPrimary()}, seed=4)
+>>> group.submit(0, LedgerStateMachine.encode(SetWeights((0.5, 1, 1, 1, 1, 1))))
 >>> _ = group.network.run(until=10**10)
 >>> sorted({r.view for r in group.correct_replicas()}), group.clients[0].completed[0].result
-([1], b'{"ok":true}')
+([1], b'{"ok":true,"version":1}')
+>>> {r.app.ledger.weights[0] for r in group.correct_replicas()}
+{0.5}
 """
 
 from network.consensus.auth import (
@@ -39,12 +47,14 @@ from network.consensus.auth import (
     message_digest,
 )
 from network.consensus.byzantine import (
+    AlterRelays,
     Coalition,
     Colluding,
-    Equivocate,
+    DropRelays,
+    EquivocatingPrimary,
     FalseVotes,
     Replay,
-    Silent,
+    SilentReplica,
     Slow,
 )
 from network.consensus.checker import (
@@ -68,7 +78,7 @@ from network.consensus.config import (
     reconfiguration,
 )
 from network.consensus.harness import Group, LinkProfile, MessageNetwork, build_group
-from network.consensus.ledger import ControlLedger, LedgerOp, StateMachine
+from network.consensus.ledger import StateMachine, ledger_machine
 from network.consensus.messages import (
     NULL_DIGEST,
     BatchContent,
@@ -99,6 +109,7 @@ __all__ = [
     "DIGEST_BYTES",
     "NULL_DIGEST",
     "RECONFIGURE_PREFIX",
+    "AlterRelays",
     "AuthStats",
     "Authenticator",
     "BatchContent",
@@ -111,16 +122,15 @@ __all__ = [
     "Commit",
     "Completion",
     "ConsensusError",
-    "ControlLedger",
     "DirectedKeyChannel",
-    "Equivocate",
+    "DropRelays",
+    "EquivocatingPrimary",
     "Execution",
     "FalseVotes",
     "FetchState",
     "FetchViewChange",
     "Group",
     "KeyDirectory",
-    "LedgerOp",
     "LinkProfile",
     "Message",
     "MessageNetwork",
@@ -144,7 +154,7 @@ __all__ = [
     "SafetyViolation",
     "Schedule",
     "Send",
-    "Silent",
+    "SilentReplica",
     "Slow",
     "StateMachine",
     "StateTransfer",
@@ -158,6 +168,7 @@ __all__ = [
     "build_group",
     "check",
     "generate_schedule",
+    "ledger_machine",
     "message_digest",
     "parse_reconfiguration",
     "reconfiguration",

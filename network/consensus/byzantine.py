@@ -5,10 +5,10 @@ the messages the replica is about to send (:meth:`Behaviour.send`) before they a
 with the replica's own keys: a Byzantine replica lies with valid tags, it cannot forge another
 replica's. Replayed packets keep their original tags and are caught by the receivers' pad windows.
 
-* :class:`Silent`: crashed, neither processes nor sends.
+* :class:`SilentReplica`: crashed, neither processes nor sends.
 * :class:`Slow`: sends everything late.
-* :class:`Equivocate`: as primary, proposes one batch to some backups and the null batch to the
-  others at the same ``(view, seq)``.
+* :class:`EquivocatingPrimary`: as primary, proposes one batch to some backups and the null
+  batch to the others at the same ``(view, seq)``.
 * :class:`FalseVotes`: prepares, commits and checkpoints for digests that do not exist, and
   VIEW-CHANGEs that claim prepared certificates it never had.
 * :class:`Replay`: re-sends packets it received (old tags: rejected as replays) and its own old
@@ -17,18 +17,23 @@ replica's. Replayed packets keep their original tags and are caught by the recei
   equivocates along the coalition's split of the correct replicas, and every member votes for
   each side's batch towards that side, which is what it takes to break safety once the
   coalition's weight exceeds ``F*``.
+* :class:`DropRelays`: follows the protocol but drops what it should pass on for others: client
+  requests it forwards to the primary and VIEW-CHANGEs it relays on request.
+* :class:`AlterRelays`: passes those on altered under their original tags, so that the receivers
+  reject them as forged (and count them).
 * Twins (two instances sharing one identity and its keys) need no behaviour: pass ``twins`` to
   :func:`~network.consensus.harness.build_group`.
 
 Examples
 --------
->>> from network.consensus import LedgerOp, PBFTConfig, WeightedQuorums, build_group
+>>> from network.consensus import PBFTConfig, WeightedQuorums, build_group
+>>> from network.voting import LedgerStateMachine, SetExclusion
 >>> config = PBFTConfig(WeightedQuorums.uniform(4))
->>> group = build_group(config, behaviours={0: Equivocate()}, seed=2)
->>> group.submit(0, LedgerOp.exclude_node("eve"))
+>>> group = build_group(config, behaviours={0: EquivocatingPrimary()}, seed=2)
+>>> group.submit(0, LedgerStateMachine.encode(SetExclusion("node", (0,), True)))
 >>> _ = group.network.run(until=10**10)
 >>> [r.view > 0 for r in group.correct_replicas()], group.clients[0].completed[0].result
-([True, True, True], b'{"ok":true}')
+([True, True, True], b'{"ok":true,"version":1}')
 """
 
 from __future__ import annotations
@@ -46,22 +51,26 @@ from network.consensus.messages import (
     Packet,
     Prepare,
     PrePrepare,
+    RelayedViewChange,
+    Request,
     ViewChange,
 )
 from network.consensus.replica import Behaviour, Replica, Send
 
 __all__ = [
+    "AlterRelays",
     "Coalition",
     "Colluding",
-    "Equivocate",
+    "DropRelays",
+    "EquivocatingPrimary",
     "FalseVotes",
     "Replay",
-    "Silent",
+    "SilentReplica",
     "Slow",
 ]
 
 
-class Silent(Behaviour):
+class SilentReplica(Behaviour):
     """A crashed replica: ignores every packet and sends nothing."""
 
     name = "silent"
@@ -99,7 +108,7 @@ def _split(receivers: tuple[int, ...], side_b: frozenset[int] | None) -> tuple[t
     return a, b
 
 
-class Equivocate(Behaviour):
+class EquivocatingPrimary(Behaviour):
     """As primary, sends the real batch to some backups and the null batch to the rest.
 
     Parameters
@@ -264,3 +273,56 @@ class Colluding(Behaviour):
         a = tuple(r for r in item.receivers if r not in side_b)
         b = tuple(r for r in item.receivers if r in side_b)
         return [s for s in (Send(first, a), Send(second, b)) if s.receivers]
+
+
+def _is_relay(item: Send | Outgoing) -> bool:
+    """Whether ``item`` passes on something for another node (a forward or a relayed change)."""
+    return isinstance(item, Outgoing) or type(item.message) is RelayedViewChange
+
+
+class DropRelays(Behaviour):
+    """Drops the client requests it should forward and the VIEW-CHANGEs it should relay."""
+
+    name = "drop-relays"
+
+    def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
+        return [s for s in sends if not _is_relay(s)]
+
+
+class AlterRelays(Behaviour):
+    """Alters what it passes on for others, keeping the original authenticator.
+
+    A forwarded client request gets another operation under the client's tags; a relayed
+    VIEW-CHANGE names another stable checkpoint under this replica's own tags over the genuine
+    change's digest. Receivers find the tags do not match and drop the packets as forged.
+    """
+
+    name = "alter-relays"
+
+    def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
+        out: list[Send | Outgoing] = []
+        for item in sends:
+            if isinstance(item, Outgoing) and type(item.packet.message) is Request:
+                request = item.packet.message
+                altered = Request(request.client, request.timestamp, request.operation + b" ")
+                packet = Packet(altered, item.packet.authenticator)
+                out.append(Outgoing(packet, item.receivers, item.delay_ns))
+            elif isinstance(item, Send) and type(item.message) is RelayedViewChange:
+                genuine = item.message
+                tags = replica.keys.authenticate(genuine.digest, item.receivers)
+                change = genuine.change
+                forged = ViewChange(
+                    change.view,
+                    change.stable_seq + 1,
+                    change.stable_digest,
+                    change.checkpoints,
+                    change.prepared,
+                    change.preprepared,
+                    change.batches,
+                    change.sender,
+                )
+                packet = Packet(RelayedViewChange(forged, genuine.sender), tags)
+                out.append(Outgoing(packet, item.receivers, item.delay_ns))
+            else:
+                out.append(item)
+        return out

@@ -49,18 +49,18 @@ import numpy as np
 from network.consensus.byzantine import (
     Coalition,
     Colluding,
-    Equivocate,
+    EquivocatingPrimary,
     FalseVotes,
     Replay,
-    Silent,
+    SilentReplica,
     Slow,
 )
 from network.consensus.config import PBFTConfig, reconfiguration
 from network.consensus.harness import Group, LinkProfile, build_group
-from network.consensus.ledger import LedgerOp
 from network.consensus.quorums import ConsensusError, WeightedQuorums
 from network.consensus.replica import Behaviour, Replica
 from network.simulation.events import seconds
+from network.voting import LedgerStateMachine, SetWeights
 
 __all__ = [
     "BEHAVIOURS",
@@ -484,9 +484,9 @@ def _behaviours(schedule: Schedule) -> tuple[dict[int, Behaviour], list[int]]:
         elif name == "collude":
             out[replica] = Colluding(coalition)
         elif name == "equivocate":
-            out[replica] = Equivocate(schedule.side_b or None)
+            out[replica] = EquivocatingPrimary(schedule.side_b or None)
         elif name == "silent":
-            out[replica] = Silent()
+            out[replica] = SilentReplica()
         elif name == "slow":
             out[replica] = Slow(seconds(0.05))
         elif name == "false-votes":
@@ -559,9 +559,7 @@ def run_schedule(
                 if index == 0 and k == 1 and schedule.reconfigure is not None:
                     operation = reconfiguration(schedule.reconfigure, schedule.f)
                 else:
-                    operation = LedgerOp.report_qber(
-                        ("a", "b"), round(0.01 * (k + 1), 4), reporter=f"c{index}"
-                    )
+                    operation = _operation(index, k, config.n)
                 group.submit(index, operation)
         now = 0
         for r in schedule.rounds:
@@ -598,6 +596,12 @@ def run_schedule(
     stats["messages"] = network.sent
     outcome.stats = stats
     return outcome
+
+
+def _operation(client: int, k: int, n: int) -> bytes:
+    """Request ``k`` of a client: new weights for the ``n`` nodes of the group's ledger."""
+    weight = round(1.0 - 0.01 * (k + 1) - 0.001 * client, 6)
+    return LedgerStateMachine.encode(SetWeights((weight,) * n))
 
 
 def _learn_weights(group: Group) -> None:

@@ -12,18 +12,21 @@ A node id may be served by two *instances* (Twins: two copies of one identity th
 keys); each instance has a label (``"3"`` and ``"3'"``) that partitions refer to. A message to a
 node reaches every instance of it that is not partitioned from the sender.
 
-:func:`build_group` assembles replicas, clients and keys (pools filled from :mod:`secrets`).
+:func:`build_group` assembles replicas, clients and keys (pools filled from :mod:`secrets`); by
+default every replica holds a copy of the network's control ledger
+(:func:`~network.consensus.ledger.ledger_machine`) with one node per replica.
 
 Examples
 --------
->>> from network.consensus import LedgerOp, PBFTConfig, WeightedQuorums
+>>> from network.consensus import PBFTConfig, WeightedQuorums
+>>> from network.voting import LedgerStateMachine, SetExclusion
 >>> group = build_group(PBFTConfig(WeightedQuorums.uniform(4)), clients=1, seed=1)
->>> group.submit(0, LedgerOp.exclude_node("eve"))
+>>> group.submit(0, LedgerStateMachine.encode(SetExclusion("node", (3,), True)))
 >>> _ = group.network.run()
 >>> [c.result for c in group.clients[0].completed]
-[b'{"ok":true}']
->>> [sorted(r.app.excluded_nodes) for r in group.correct_replicas()]
-[['eve'], ['eve'], ['eve'], ['eve']]
+[b'{"ok":true,"version":1}']
+>>> [sorted(r.app.ledger.excluded_nodes) for r in group.correct_replicas()]
+[[3], [3], [3], [3]]
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import math
 import numbers
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -39,7 +43,7 @@ import numpy as np
 from network.consensus.auth import KeyDirectory
 from network.consensus.client import Client
 from network.consensus.config import PBFTConfig
-from network.consensus.ledger import ControlLedger, StateMachine
+from network.consensus.ledger import StateMachine, ledger_machine
 from network.consensus.messages import Outgoing, Packet
 from network.consensus.replica import Behaviour, Replica
 from network.simulation.events import Event, EventQueue, seconds
@@ -328,7 +332,7 @@ def build_group(
     behaviours: Mapping[int, Behaviour] | None = None,
     twins: Iterable[int] = (),
     faulty: Iterable[int] = (),
-    app_factory: Callable[[], StateMachine] = ControlLedger,
+    app_factory: Callable[[], StateMachine] | None = None,
     profile: LinkProfile | None = None,
     seed: int | np.random.Generator | None = None,
     retry_timeout_ns: int = seconds(0.3),
@@ -352,8 +356,9 @@ def build_group(
         Replica ids served by two instances sharing one identity and its keys.
     faulty : iterable of int
         Replica ids to treat as faulty (the ones with behaviours and twins are added).
-    app_factory : callable
-        Builds each replica's state machine.
+    app_factory : callable, optional
+        Builds each replica's state machine; default a fresh control ledger of ``n`` nodes and
+        no links (:func:`~network.consensus.ledger.ledger_machine`).
     profile : LinkProfile, optional
     seed : int or Generator, optional
         Seed of the network's randomness.
@@ -372,6 +377,8 @@ def build_group(
     for replica in (*behaviours, *twins, *faulty):
         config.quorums.check_replica(replica, "replica id")
     twins = sorted(set(twins))
+    if app_factory is None:
+        app_factory = partial(ledger_machine, n_nodes=n)
     if keys is None:
         replica_ids = range(n)
         pairs = [(a, b) for a in replica_ids for b in replica_ids if a != b]

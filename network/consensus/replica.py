@@ -240,7 +240,8 @@ class Replica:
     keys : NodeKeys
         This replica's authentication endpoint (from a :class:`~network.consensus.KeyDirectory`).
     app : StateMachine
-        The replicated application (e.g. :class:`~network.consensus.ControlLedger`).
+        The replicated application (e.g. the network's control ledger,
+        :func:`~network.consensus.ledger_machine`).
     behaviour : Behaviour, optional
         Byzantine behaviour composed onto the replica; honest by default.
 
@@ -261,10 +262,10 @@ class Replica:
 
     Examples
     --------
-    >>> from network.consensus import ControlLedger, KeyDirectory, WeightedQuorums
+    >>> from network.consensus import KeyDirectory, WeightedQuorums, ledger_machine
     >>> keys = KeyDirectory.from_secrets(range(5), bits_per_channel=8192)
     >>> config = PBFTConfig(WeightedQuorums.uniform(4))
-    >>> replica = Replica(config, 1, keys=keys.endpoint(1), app=ControlLedger())
+    >>> replica = Replica(config, 1, keys=keys.endpoint(1), app=ledger_machine(n_nodes=4))
     >>> replica.view, replica.is_primary, replica.deadline is None
     (0, False, True)
     """

@@ -9,15 +9,16 @@ import pytest
 
 from network.consensus import (
     NULL_DIGEST,
+    AlterRelays,
     Behaviour,
     Client,
     Coalition,
     Colluding,
     DirectedKeyChannel,
-    Equivocate,
+    DropRelays,
+    EquivocatingPrimary,
     FetchViewChange,
     KeyDirectory,
-    LedgerOp,
     LinkProfile,
     NewView,
     Outgoing,
@@ -26,17 +27,23 @@ from network.consensus import (
     Prepare,
     RelayedViewChange,
     Replica,
-    Silent,
+    SilentReplica,
     Tag,
     Verdict,
     WeightedQuorums,
     build_group,
     reconfiguration,
 )
-from network.consensus.ledger import ControlLedger
+from network.consensus.ledger import ledger_machine
 from network.simulation.events import seconds
+from network.voting import LedgerStateMachine, SetExclusion, SetWeights
 
-OP = LedgerOp.exclude_node("eve")
+OP = LedgerStateMachine.encode(SetExclusion("node", (3,), True))
+
+
+def _op(k: int) -> bytes:
+    """A distinct ledger operation per ``k``: every node's weight set to ``1 - k / 100``."""
+    return LedgerStateMachine.encode(SetWeights((1 - k / 100,) * 4))
 
 
 def _config(n: int = 4, **kwargs) -> PBFTConfig:
@@ -61,7 +68,7 @@ def test_one_request_costs_the_textbook_message_count(n):
     group = build_group(_config(n), seed=1)
     group.submit(0, OP)
     group.network.run()
-    assert [c.result for c in group.clients[0].completed] == [b'{"ok":true}']
+    assert [c.result for c in group.clients[0].completed] == [b'{"ok":true,"version":1}']
     # request to the primary, pre-prepare to n-1 backups, prepare from n-1 backups to n-1
     # replicas, commit from n replicas to n-1, a reply from each replica (Castro-Liskov Fig. 1)
     expected = {
@@ -73,7 +80,7 @@ def test_one_request_costs_the_textbook_message_count(n):
     }
     assert group.network.sent_by_kind == expected
     assert group.network.sent == sum(expected.values())
-    assert all(r.app.excluded_nodes == {"eve"} for r in group.correct_replicas())
+    assert all(r.app.ledger.excluded_nodes == {3} for r in group.correct_replicas())
 
 
 def test_batching_groups_requests_that_arrive_while_an_instance_runs():
@@ -90,7 +97,7 @@ def test_batching_groups_requests_that_arrive_while_an_instance_runs():
 def test_checkpoints_move_the_watermark_and_collect_garbage():
     group = build_group(_config(checkpoint_interval=2, watermark_window=4), seed=3)
     for k in range(10):
-        group.submit(0, LedgerOp.report_qber(("a", "b"), k / 100, reporter="a"))
+        group.submit(0, _op(k))
     group.network.run()
     assert len(group.clients[0].completed) == 10
     for replica in group.correct_replicas():
@@ -102,12 +109,14 @@ def test_checkpoints_move_the_watermark_and_collect_garbage():
     assert len(digests) == 1
 
 
-@pytest.mark.parametrize("behaviour", [Equivocate(), Silent()], ids=["equivocate", "silent"])
+@pytest.mark.parametrize(
+    "behaviour", [EquivocatingPrimary(), SilentReplica()], ids=["equivocate", "silent"]
+)
 def test_view_change_replaces_a_faulty_primary(behaviour):
     group = build_group(_config(), clients=2, behaviours={0: behaviour}, seed=4)
     for index in range(2):
         for k in range(3):
-            group.submit(index, LedgerOp.report_qber(("a", "b"), k / 100, reporter="a"))
+            group.submit(index, _op(k))
     group.network.run(until=seconds(30))
     assert group.completed() == 6
     correct = group.correct_replicas()
@@ -116,7 +125,7 @@ def test_view_change_replaces_a_faulty_primary(behaviour):
     log = _agree(group)
     executed = [k for r in correct[:1] for e in r.execution_log for k in e.requests]
     assert len(executed) == len(set(executed)) == 6  # each request exactly once
-    if isinstance(behaviour, Equivocate):
+    if isinstance(behaviour, EquivocatingPrimary):
         assert (1, NULL_DIGEST) in log  # the null batch the primary showed two backups won
 
 
@@ -147,7 +156,7 @@ class _NoNewView(Behaviour):
 def test_view_change_timeouts_double_per_failed_view_up_to_the_cap():
     base, cap = seconds(0.2), seconds(1.6)
     config = _config(view_change_timeout_ns=base, max_view_change_timeout_ns=cap)
-    behaviours = {0: Silent(), **{r: _NoNewView() for r in (1, 2, 3)}}
+    behaviours = {0: SilentReplica(), **{r: _NoNewView() for r in (1, 2, 3)}}
     group = build_group(config, behaviours=behaviours, seed=6, retry_timeout_ns=seconds(0.05))
     replica = group.replicas[2][0]
     group.submit(0, OP)
@@ -179,7 +188,7 @@ def test_a_primary_out_of_key_is_replaced_by_a_view_change():
     keys = _directory(4, 1, short, bits=64 * 3)
     group = build_group(_config(), keys=keys, seed=7)
     for k in range(4):
-        group.submit(0, LedgerOp.report_qber(("a", "b"), k / 100, reporter="a"))
+        group.submit(0, _op(k))
     group.network.run(until=seconds(20))
     assert len(group.clients[0].completed) == 4
     assert all(r.view >= 1 for r in group.correct_replicas())
@@ -205,12 +214,12 @@ def test_a_partitioned_replica_catches_up_by_state_transfer():
     group = build_group(_config(checkpoint_interval=2, watermark_window=4), seed=9)
     group.network.set_partition([["0", "1", "2"], ["3"]])
     for k in range(12):
-        group.submit(0, LedgerOp.report_qber(("a", "b"), k / 100, reporter="a"))
+        group.submit(0, _op(k))
     group.network.run(until=seconds(5))
     assert group.replicas[3][0].last_executed == 0
     group.network.set_partition(None)
     for k in range(4):
-        group.submit(0, LedgerOp.exclude_node(f"n{k}"))
+        group.submit(0, LedgerStateMachine.encode(SetExclusion("node", (k,), True)))
     group.network.run(until=seconds(20))
     lagging, leader = group.replicas[3][0], group.replicas[0][0]
     assert any(e.kind == "state" for e in lagging.execution_log)
@@ -231,7 +240,7 @@ def test_weight_changes_take_effect_at_the_same_sequence_number_everywhere():
         assert replica.quorums_for(7).weights == (1.2, 1, 1, 1)
         assert replica.stats["refused_reconfigurations"] == 2
     for k in range(8):
-        group.submit(0, LedgerOp.report_qber(("a", "b"), k / 100, reporter="a"))
+        group.submit(0, _op(k))
     group.network.run(until=seconds(10))
     results = [c.result for c in group.clients[0].completed]
     # executed at sequence number 1: checkpoint 2, window 4, so from sequence number 7 on
@@ -250,13 +259,13 @@ def test_same_seed_same_run():
         group = build_group(
             _config(),
             clients=3,
-            behaviours={1: Equivocate()},
+            behaviours={1: EquivocatingPrimary()},
             profile=LinkProfile(max_delay_ns=seconds(0.02), drop_prob=0.1, duplicate_prob=0.1),
             seed=11,
         )
         for index in range(3):
             for k in range(2):
-                group.submit(index, LedgerOp.report_qber(("a", "b"), k / 100, reporter="a"))
+                group.submit(index, _op(k))
         group.network.run(until=seconds(20))
         return (
             group.network.sent,
@@ -294,7 +303,7 @@ def test_twins_share_an_identity_and_its_keys_without_breaking_safety():
     assert first.keys is second.keys
     for index in range(2):
         for k in range(3):
-            group.submit(index, LedgerOp.report_qber(("a", "b"), k / 100, reporter="a"))
+            group.submit(index, _op(k))
     group.network.run(until=seconds(10))
     assert group.completed() == 6
     _agree(group)
@@ -322,9 +331,9 @@ def test_bad_ids_and_keys_raise_clear_errors():
     config = _config()
     keys = KeyDirectory.from_secrets(range(6), bits_per_channel=256)
     with pytest.raises(ValueError, match="replica_id=9 is not a replica id"):
-        Replica(config, 9, keys=keys.endpoint(1), app=ControlLedger())
+        Replica(config, 9, keys=keys.endpoint(1), app=ledger_machine(n_nodes=4))
     with pytest.raises(ValueError, match="keys belong to node 2, not replica 1"):
-        Replica(config, 1, keys=keys.endpoint(2), app=ControlLedger())
+        Replica(config, 1, keys=keys.endpoint(2), app=ledger_machine(n_nodes=4))
     with pytest.raises(TypeError, match="apply/snapshot/restore"):
         Replica(config, 1, keys=keys.endpoint(1), app=object())
     with pytest.raises(ValueError, match="client_id=2 collides with replica ids"):
@@ -332,7 +341,7 @@ def test_bad_ids_and_keys_raise_clear_errors():
     with pytest.raises(ValueError, match="retry_timeout_ns=-5"):
         Client(config, 4, keys=keys.endpoint(4), retry_timeout_ns=-5)
     with pytest.raises(ValueError, match="replica id=7 is not a replica id"):
-        build_group(config, behaviours={7: Silent()})
+        build_group(config, behaviours={7: SilentReplica()})
     with pytest.raises(ValueError, match="max_delay_ns=1 must be >= min_delay_ns=2"):
         LinkProfile(min_delay_ns=2, max_delay_ns=1)
     with pytest.raises(ValueError, match=r"drop_prob=1\.0 must be in"):
@@ -385,3 +394,23 @@ def test_a_replica_still_hands_out_its_view_change_after_moving_on():
     ask = FetchViewChange(1, 2, 0)
     out = replica.on_message(Packet(ask, group.keys.endpoint(0).authenticate(ask.digest, [2])), 0)
     assert [o.packet.message for o in out] == [RelayedViewChange(first, 2)]
+
+
+def test_relays_dropped_or_altered_by_a_backup_never_reach_the_ledger():
+    for behaviour in (DropRelays(), AlterRelays()):
+        group = build_group(_config(), behaviours={1: behaviour}, seed=17)
+        packet = group.clients[0].submit(OP, 0)[0].packet
+        backup, primary = group.replicas[1][0], group.replicas[0][0]
+        forwarded = backup.on_message(packet, 0)  # a backup passes client requests on
+        if isinstance(behaviour, DropRelays):
+            assert forwarded == []
+            continue
+        [item] = forwarded
+        assert item.receivers == (0,) and item.packet.message != packet.message
+        assert primary.on_message(item.packet, 0) == []  # the client's tag does not match
+        assert primary.keys.stats.verdicts == {Verdict.FORGED: 1}
+        assert not primary.pending
+        # the genuine request (a fresh tag from the client) still goes through
+        retry = group.clients[0].on_timer(group.clients[0].deadline)[0].packet
+        out = primary.on_message(retry, 0)
+        assert [type(o.packet.message).__name__ for o in out] == ["PrePrepare"]
