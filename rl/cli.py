@@ -6,10 +6,12 @@ Registered through the ``abft_qkd.cli`` entry-point group (``rl = "rl.cli:regist
 Subcommands
 -----------
 ``abft-qkd rl train --episodes N --seed S --out DIR [environment options] [--device D]
-[--checkpoint-every K] [--include-replay] [--tensorboard] [--no-progress]``
+[--checkpoint-every K] [--eval-every K] [--eval-episodes E] [--include-replay] [--tensorboard]
+[--no-progress]``
     Train on :class:`rl.env.ResourceAllocationEnv`. Writes ``DIR/log.csv`` (one row per episode:
     return, key rate, QBER mean and variance, epsilon, loss; rewritten atomically after each
-    episode), ``DIR/options.json``, ``DIR/checkpoint.pt`` and ``DIR/learning_curve.png``. A
+    episode), ``DIR/eval.csv`` (the greedy policy on fixed evaluation episodes every K episodes),
+    ``DIR/options.json``, ``DIR/checkpoint.pt`` and ``DIR/learning_curve.png``. A
     progress bar goes to stderr; Ctrl-C saves the checkpoint and the log, then exits with 130.
 ``abft-qkd rl evaluate --policy {dqn:PATH,static,greedy,random} [--policy ...] --episodes M
 --seed S [--json] [--plot PNG] [environment options]``
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from network.cli import add_subcommand
+from qkdcircuits.cli._common import finite_float
 
 __all__ = ["parse_policy", "register"]
 
@@ -69,28 +72,18 @@ def _count(minimum: int):
     return parse
 
 
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} must be finite")
-    return value
-
-
 def _add_env_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("environment (defaults: rl.env.ResourceAllocationEnv)")
     group.add_argument("--topology", help="scenario name or topology file (default secoqc)")
-    group.add_argument("--byzantine-fraction", type=_number, help="in [0, 0.4] (default 0.2)")
+    group.add_argument("--byzantine-fraction", type=finite_float, help="in [0, 0.4] (default 0.2)")
     group.add_argument("--behaviour", help="Byzantine behaviour (default mixed)")
     group.add_argument("--defense", choices=("abft", "none"), help="default abft")
     group.add_argument("--episode-slices", type=_count(1), help="slices per episode (200)")
-    group.add_argument("--slice-s", type=_number, help="slice length in s (1)")
+    group.add_argument("--slice-s", type=finite_float, help="slice length in s (1)")
     group.add_argument("--fluctuations", help="preset: default, static, stormy")
-    group.add_argument("--utilisation", type=_number, help="demand load in (0, 1] (0.9)")
+    group.add_argument("--utilisation", type=finite_float, help="demand load in (0, 1] (0.9)")
     group.add_argument("--key-bits", type=_count(1), help="bits per key request (8192)")
-    group.add_argument("--qber-threshold", type=_number, help="security threshold (0.11)")
+    group.add_argument("--qber-threshold", type=finite_float, help="security threshold (0.11)")
 
 
 def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -128,6 +121,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=_count(0),
         default=0,
         help="episodes between checkpoints (0: at the end only)",
+    )
+    train.add_argument(
+        "--eval-every",
+        type=_count(0),
+        default=25,
+        help="episodes between evaluations of the greedy policy (0: none; default 25)",
+    )
+    train.add_argument(
+        "--eval-episodes", type=_count(1), default=5, help="episodes per evaluation (5)"
     )
     train.add_argument("--include-replay", action="store_true", help="store the replay buffer")
     train.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
@@ -224,20 +226,39 @@ def _train(args: argparse.Namespace) -> int:
         device=args.device,
         out_dir=args.out,
         checkpoint_every=args.checkpoint_every,
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
         include_replay=args.include_replay,
         progress=not args.no_progress,
         tensorboard=args.tensorboard,
     )
     returns = result.returns
     if returns.size:
-        plot_learning_curve({f"seed {args.seed}": returns}, args.out / "learning_curve.png")
+        label = f"seed {args.seed}"
+        evaluations = {}
+        if result.eval_log:
+            at = [row["episode"] for row in result.eval_log]
+            evaluations[label] = (at, [row["return"] for row in result.eval_log])
+        plot_learning_curve(
+            {label: returns}, args.out / "learning_curve.png", evaluations=evaluations
+        )
         tail = max(1, math.ceil(0.1 * returns.size))
         print(
-            f"{returns.size} episodes; final return (mean of last {tail}) "
+            f"{returns.size} episodes; final training return (mean of last {tail}) "
             f"{returns[-tail:].mean():.3f}; 95% of it reached after "
-            f"{episodes_to_converge(returns)} episodes; written to {args.out}",
+            f"{episodes_to_converge(returns)} episodes",
             file=sys.stderr,
         )
+        if len(result.eval_log) > 1:
+            at, values = evaluations[label]
+            print(
+                f"greedy evaluations: {values[0]:.3f} before training, {values[-1]:.3f} after; "
+                f"95% of the way reached after "
+                f"{episodes_to_converge(values, episodes=at, window=1, reference=values[0])} "
+                "episodes",
+                file=sys.stderr,
+            )
+        print(f"written to {args.out}", file=sys.stderr)
     if result.interrupted:
         print(f"interrupted: checkpoint and log saved in {args.out}", file=sys.stderr)
         return 130
@@ -283,7 +304,13 @@ def _table(summary: dict[str, dict[str, Any]]) -> str:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from network.simulation.plotting import check_figure_path
-    from rl.train import evaluate_policies, plot_learning_curve, read_log, summarise
+    from rl.train import (
+        EVAL_FIELDS,
+        evaluate_policies,
+        plot_learning_curve,
+        read_log,
+        summarise,
+    )
 
     names = [part for item in args.policy for part in item.split(",") if part.strip()]
     if not names:
@@ -327,8 +354,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(_table(summary), file=sys.stderr)
     if plot is not None:
         curves = {name: [row["return"] for row in read_log(path)] for name, path in logs.items()}
+        evaluations = {}
+        for name, path in logs.items():
+            if (path.parent / "eval.csv").is_file():
+                rows = read_log(path.parent / "eval.csv", EVAL_FIELDS)
+                evaluations[name] = ([r["episode"] for r in rows], [r["return"] for r in rows])
         baselines = {name: entry["return"]["mean"] for name, entry in summary.items()}
-        plot_learning_curve(curves, plot, baselines=baselines)
+        plot_learning_curve(curves, plot, baselines=baselines, evaluations=evaluations)
         print(f"learning curve saved to {plot}", file=sys.stderr)
     if args.json:
         out = {

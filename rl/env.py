@@ -110,6 +110,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from network.byzantine import BEHAVIOURS
 from network.links import bypass_alternatives
 from network.simulation.demands import DemandConfig
 from network.simulation.events import seconds
@@ -207,12 +208,19 @@ def _as_reward_weights(value: RewardWeights | Mapping[str, float] | None) -> Rew
     raise TypeError(f"reward_weights={value!r} must be a RewardWeights, a mapping or None")
 
 
-def _as_fluctuations(value: str | FluctuationConfig) -> FluctuationConfig:
+def _as_fluctuations(value: str | FluctuationConfig | Mapping[str, float]) -> FluctuationConfig:
     if isinstance(value, FluctuationConfig):
         return value
     if isinstance(value, str):
         return FLUCTUATION_PRESETS[check_choice(value, "fluctuations", tuple(FLUCTUATION_PRESETS))]
-    raise TypeError(f"fluctuations={value!r} must be a preset name or a FluctuationConfig")
+    if isinstance(value, Mapping):
+        try:
+            return FluctuationConfig(**value)
+        except TypeError as exc:
+            raise ValueError(f"fluctuations={dict(value)!r}: {exc}") from exc
+    raise TypeError(
+        f"fluctuations={value!r} must be a preset name, a FluctuationConfig or a mapping"
+    )
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -251,8 +259,9 @@ class ResourceAllocationEnv(gym.Env):
         Weights of the reward terms.
     qber_threshold : float
         Security threshold on the measured QBER of a used link, in (0, 0.5].
-    fluctuations : str or FluctuationConfig
-        A name in :data:`FLUCTUATION_PRESETS` or the fluctuation parameters.
+    fluctuations : str, FluctuationConfig or mapping
+        A name in :data:`FLUCTUATION_PRESETS`, or the fluctuation parameters (a mapping is
+        passed to :class:`~network.simulation.resources.FluctuationConfig`).
     key_bits : int
         Bits per key request (>= 1).
     utilisation : float
@@ -286,7 +295,7 @@ class ResourceAllocationEnv(gym.Env):
         routings: Sequence[str] = ("hops", "residual"),
         reward_weights: RewardWeights | Mapping[str, float] | None = None,
         qber_threshold: float = 0.11,
-        fluctuations: str | FluctuationConfig = "default",
+        fluctuations: str | FluctuationConfig | Mapping[str, float] = "default",
         key_bits: int = 8192,
         utilisation: float = 0.9,
         pool_capacity_bits: int = 2**20,
@@ -302,7 +311,7 @@ class ResourceAllocationEnv(gym.Env):
         if not 0.0 <= check_non_negative(byzantine_fraction, "byzantine_fraction") <= 0.4:
             raise ValueError(f"byzantine_fraction={byzantine_fraction!r} not in [0, 0.4]")
         self.byzantine_fraction = float(byzantine_fraction)
-        self.behaviour = behaviour
+        self.behaviour = check_choice(behaviour, "behaviour", tuple(BEHAVIOURS))
         check_choice(defense, "defense", DEFENCES)
         self.episode_slices = _positive_int(episode_slices, "episode_slices")
         levels = np.asarray(intensity_levels, dtype=float)

@@ -46,11 +46,13 @@ from rl.baselines import Policy
 from rl.env import ResourceAllocationEnv
 
 __all__ = [
+    "EVAL_FIELDS",
     "LOG_FIELDS",
     "EpisodeStats",
     "TrainResult",
     "episodes_to_converge",
     "evaluate_policies",
+    "moving_average",
     "plot_learning_curve",
     "read_log",
     "run_episode",
@@ -73,6 +75,18 @@ LOG_FIELDS: tuple[str, ...] = (
     "wall_s",
 )
 """Columns of the training log (one row per episode)."""
+
+EVAL_FIELDS: tuple[str, ...] = (
+    "episode",
+    "return",
+    "key_rate_bps",
+    "served_fraction",
+    "qber_mean",
+    "qber_var",
+    "qber_var_fluct",
+)
+"""Columns of the evaluation log: the greedy policy after ``episode`` training episodes, means
+over the same evaluation episodes every time."""
 
 STAT_FIELDS: tuple[str, ...] = (
     "return",
@@ -166,6 +180,8 @@ class TrainResult:
         The trained agent.
     log : list of dict
         One row per finished episode (:data:`LOG_FIELDS`).
+    eval_log : list of dict
+        One row per evaluation of the greedy policy (:data:`EVAL_FIELDS`).
     interrupted : bool
         Whether a Ctrl-C stopped training early.
     out_dir : pathlib.Path or None
@@ -174,6 +190,7 @@ class TrainResult:
 
     agent: Any
     log: list[dict[str, float]] = field(default_factory=list)
+    eval_log: list[dict[str, float]] = field(default_factory=list)
     interrupted: bool = False
     out_dir: Path | None = None
 
@@ -183,17 +200,21 @@ class TrainResult:
         return np.array([row["return"] for row in self.log], dtype=float)
 
 
-def _log_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+def _log_csv(rows: Sequence[Mapping[str, Any]], fields: Sequence[str] = LOG_FIELDS) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LOG_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: row[k] for k in LOG_FIELDS})
+        writer.writerow({k: row[k] for k in fields})
     return buffer.getvalue()
 
 
-def read_log(path: str | os.PathLike[str]) -> list[dict[str, float]]:
-    """Rows of a training log written by :func:`train` (numbers as floats, ``nan`` kept).
+def read_log(
+    path: str | os.PathLike[str], fields: Sequence[str] = LOG_FIELDS
+) -> list[dict[str, float]]:
+    """Rows of a log written by :func:`train` (numbers as floats, ``nan`` kept).
+
+    ``fields`` is :data:`LOG_FIELDS` for ``log.csv`` and :data:`EVAL_FIELDS` for ``eval.csv``.
 
     Raises
     ------
@@ -205,10 +226,10 @@ def read_log(path: str | os.PathLike[str]) -> list[dict[str, float]]:
         raise ValueError(f"training log {str(path)!r} does not exist")
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not set(LOG_FIELDS) <= set(reader.fieldnames):
-            raise ValueError(f"training log {str(path)!r} lacks the columns {LOG_FIELDS}")
+        if reader.fieldnames is None or not set(fields) <= set(reader.fieldnames):
+            raise ValueError(f"training log {str(path)!r} lacks the columns {tuple(fields)}")
         try:
-            return [{k: float(row[k]) for k in LOG_FIELDS} for row in reader]
+            return [{k: float(row[k]) for k in fields} for row in reader]
         except (TypeError, ValueError) as exc:
             raise ValueError(f"training log {str(path)!r} is malformed: {exc}") from exc
 
@@ -242,6 +263,8 @@ def train(
     device: str = "auto",
     out_dir: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 0,
+    eval_every: int = 0,
+    eval_episodes: int = 5,
     include_replay: bool = False,
     progress: bool = False,
     tensorboard: bool = False,
@@ -268,6 +291,15 @@ def train(
         ``checkpoint.pt`` (at the end, every ``checkpoint_every`` episodes and on Ctrl-C).
     checkpoint_every : int
         Episodes between checkpoints (0: only at the end).
+    eval_every : int
+        Episodes between evaluations of the greedy policy (0: none). Each evaluation runs the
+        same ``eval_episodes`` episodes (fixed seeds, no exploration, no learning, in an
+        environment of its own), before training, every ``eval_every`` episodes and at the
+        end; rows go to :attr:`TrainResult.eval_log` and ``eval.csv``. Unlike the training
+        returns, these curves are free of the episode-to-episode randomness (Byzantine
+        placement, fluctuations, demands) and of exploration.
+    eval_episodes : int
+        Episodes per evaluation (>= 1).
     include_replay : bool
         Store the replay buffer in checkpoints.
     progress : bool
@@ -300,17 +332,18 @@ def train(
         raise ValueError(f"episodes={episodes!r} must be a non-negative integer")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed={seed!r} must be a non-negative integer")
-    if (
-        isinstance(checkpoint_every, bool)
-        or not isinstance(checkpoint_every, int)
-        or checkpoint_every < 0
+    for name, value, least in (
+        ("checkpoint_every", checkpoint_every, 0),
+        ("eval_every", eval_every, 0),
+        ("eval_episodes", eval_episodes, 1),
     ):
-        raise ValueError(f"checkpoint_every={checkpoint_every!r} must be a non-negative integer")
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name}={value!r} must be an integer >= {least}")
     config = DQNConfig() if config is None else config
     env_kwargs = dict(env_kwargs or {})
     plain = _plain_env_kwargs(env_kwargs)
     env = ResourceAllocationEnv(**env_kwargs)
-    env_seed, agent_seed = np.random.SeedSequence(seed).spawn(2)
+    env_seed, agent_seed, eval_seed = np.random.SeedSequence(seed).spawn(3)
     agent = DQNAgent(
         env.observation_space.shape[0],
         int(env.action_space.n),
@@ -342,6 +375,31 @@ def train(
             write_text_atomic(folder / "log.csv", _log_csv(result.log))
             agent.save(folder / "checkpoint.pt", include_replay=include_replay, extra=extra)
 
+    eval_env = ResourceAllocationEnv(**env_kwargs) if eval_every else None
+    eval_seeds = [int(x) for x in eval_seed.generate_state(eval_episodes, np.uint32)]
+
+    def evaluate(after: int) -> None:
+        if eval_env is None or (result.eval_log and result.eval_log[-1]["episode"] == after):
+            return
+        rows = [
+            run_episode(
+                eval_env,
+                lambda obs, info: agent.act(obs, info["action_mask"], explore=False),
+                seed=s,
+            ).row()
+            for s in eval_seeds
+        ]
+        entry: dict[str, float] = {"episode": after}
+        for key in EVAL_FIELDS[1:]:
+            values = np.array([row[key] for row in rows], dtype=float)
+            values = values[np.isfinite(values)]
+            entry[key] = float(values.mean()) if values.size else math.nan
+        result.eval_log.append(entry)
+        if folder is not None:
+            write_text_atomic(folder / "eval.csv", _log_csv(result.eval_log, EVAL_FIELDS))
+        if writer is not None:
+            writer.add_scalar("eval/return", entry["return"], after)
+
     losses: list[float] = []
 
     def on_step(obs, action, reward, next_obs, terminated, info) -> None:
@@ -361,6 +419,7 @@ def train(
         total=episodes, unit="ep", desc="dqn", file=sys.stderr, disable=not progress, leave=False
     )
     try:
+        evaluate(0)
         for episode in range(episodes):
             losses.clear()
             stats = run_episode(
@@ -386,10 +445,13 @@ def train(
             if writer is not None:
                 for key in ("return", "key_rate_bps", "qber_mean", "qber_var", "epsilon", "loss"):
                     writer.add_scalar(f"episode/{key}", row[key], episode + 1)
+            if eval_every and (episode + 1) % eval_every == 0:
+                evaluate(episode + 1)
             if on_episode is not None:
                 on_episode(row)
             bar.update(1)
             bar.set_postfix(ret=f"{row['return']:.1f}", eps=f"{row['epsilon']:.2f}")
+        evaluate(len(result.log))
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
@@ -526,6 +588,7 @@ def episodes_to_converge(
     final_fraction: float = 0.1,
     window: int | None = None,
     reference: float = 0.0,
+    episodes: Sequence[float] | np.ndarray | None = None,
 ) -> int | None:
     """Episodes until the smoothed return first reaches ``fraction`` of the way to the final.
 
@@ -536,10 +599,16 @@ def episodes_to_converge(
     returns); with ``reference`` the return of the untrained (random) policy it measures the
     learned improvement instead.
 
+    ``episodes`` gives the episode count of each value when they are not one per episode
+    (an evaluation curve: the returns of the greedy policy after 0, 20, 40, ... episodes); the
+    fractions and the window then count values, and the answer is the episode count of the
+    first value over the threshold.
+
     Returns
     -------
     int or None
-        The 1-based episode count, or ``None`` for no episodes.
+        The 1-based episode count (or the matching entry of ``episodes``), ``None`` for no
+        values.
     """
     values = np.asarray(returns, dtype=float)
     if values.size == 0:
@@ -554,7 +623,13 @@ def episodes_to_converge(
     smooth = moving_average(values, window)
     threshold = reference + fraction * (final - reference)
     above = smooth >= threshold if final >= reference else smooth <= threshold
-    return int(np.argmax(above)) + 1 if above.any() else values.size
+    index = int(np.argmax(above)) if above.any() else values.size - 1
+    if episodes is None:
+        return index + 1
+    positions = np.asarray(episodes, dtype=float)
+    if positions.shape != values.shape:
+        raise ValueError(f"episodes has shape {positions.shape}, returns {values.shape}")
+    return int(positions[index])
 
 
 def plot_learning_curve(
@@ -562,6 +637,7 @@ def plot_learning_curve(
     path: str | os.PathLike[str],
     *,
     baselines: Mapping[str, float] | None = None,
+    evaluations: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
     window: int | None = None,
     title: str = "DQN learning curve",
 ) -> Path:
@@ -575,6 +651,8 @@ def plot_learning_curve(
         ``.png``, ``.pdf`` or ``.svg``; written atomically.
     baselines : mapping of str to float, optional
         Policy name -> mean return per episode, drawn as horizontal lines.
+    evaluations : mapping of str to (episodes, returns), optional
+        Evaluation curves of the greedy policy (``eval.csv``), drawn with markers.
     window : int, optional
         Moving-average window (default: 5 % of the longest curve, at least 1).
     title : str
@@ -600,16 +678,27 @@ def plot_learning_curve(
             linewidth=1.8,
             label=f"{label} (mean of {window})",
         )
+    for index, (label, (at, values)) in enumerate((evaluations or {}).items()):
+        ax.plot(
+            np.asarray(at, dtype=float),
+            np.asarray(values, dtype=float),
+            marker="o",
+            markersize=3.5,
+            color=f"C{index + len(curves)}",
+            linewidth=1.4,
+            label=f"{label}, greedy on fixed evaluation episodes",
+        )
+    shift = len(curves) + len(evaluations or {})
     for index, (name, level) in enumerate((baselines or {}).items()):
         ax.axhline(
             level,
-            color=f"C{index + len(curves)}",
+            color=f"C{index + shift}",
             linestyle="--",
             linewidth=1.2,
             label=f"{name} (mean)",
         )
     ax.set_xlabel("episode")
-    ax.set_ylabel("episode return (delivered key / expected demand, summed over slices)")
+    ax.set_ylabel("episode return\n(delivered key / expected demand, summed)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")

@@ -38,6 +38,7 @@ def test_train_then_evaluate(tmp_path, capsys):
     assert run(argv) == 0
     assert {p.name for p in out.iterdir()} == {
         "log.csv",
+        "eval.csv",
         "checkpoint.pt",
         "options.json",
         "learning_curve.png",

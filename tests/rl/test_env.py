@@ -170,6 +170,8 @@ def test_reward_is_delivered_key_over_demand_minus_the_threshold_penalty():
         ({"qber_threshold": 0.7}, "qber_threshold"),
         ({"pool_capacity_bits": 0}, "pool_capacity_bits"),
         ({"topology": "atlantis"}, "atlantis"),
+        ({"behaviour": "sneaky"}, "behaviour"),
+        ({"fluctuations": {"gusts": 1.0}}, "fluctuations"),
     ],
 )
 def test_bad_options_raise_naming_the_option(kwargs, match):

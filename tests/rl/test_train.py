@@ -8,6 +8,7 @@ import pytest
 from rl.baselines import GreedyPolicy, RandomPolicy, StaticPolicy
 from rl.dqn import DQNAgent, DQNConfig
 from rl.train import (
+    EVAL_FIELDS,
     LOG_FIELDS,
     episodes_to_converge,
     evaluate_policies,
@@ -60,6 +61,42 @@ def test_train_writes_its_log_and_checkpoint_and_is_reproducible(tmp_path):
     assert agent.extra["env_kwargs"] == ENV and agent.episodes == 3
     obs = np.zeros((1, agent.obs_dim))
     np.testing.assert_array_equal(agent.q_values(obs), first.agent.q_values(obs))
+
+
+def test_evaluations_of_the_greedy_policy_use_fixed_episodes(tmp_path):
+    result = train(
+        episodes=4,
+        seed=2,
+        env_kwargs=ENV,
+        config=CONFIG,
+        out_dir=tmp_path,
+        eval_every=3,
+        eval_episodes=2,
+        device="cpu",
+    )
+    assert [row["episode"] for row in result.eval_log] == [0, 3, 4]
+    np.testing.assert_equal(read_log(tmp_path / "eval.csv", EVAL_FIELDS), result.eval_log)
+    # the greedy static policy on the same two evaluation episodes gives what a fresh run of
+    # them gives: they are fixed, and separate from the training episodes
+    again = train(
+        episodes=0,
+        seed=2,
+        env_kwargs=ENV,
+        config=CONFIG,
+        eval_every=1,
+        eval_episodes=2,
+        device="cpu",
+    )
+    np.testing.assert_equal(again.eval_log, result.eval_log[:1])
+
+
+def test_convergence_of_an_evaluation_curve():
+    # evaluations after 0, 20, 40, 60, 80 episodes; final (last 10 %: the last value) is 10,
+    # 95 % of the way from 2 is 9.6: first reached by the value 9.7 after 40 episodes
+    at, values = [0, 20, 40, 60, 80], [2.0, 6.0, 9.7, 9.9, 10.0]
+    assert episodes_to_converge(values, episodes=at, window=1, reference=2.0) == 40
+    with pytest.raises(ValueError, match="shape"):
+        episodes_to_converge(values, episodes=at[:3], window=1)
 
 
 def test_ctrl_c_saves_the_checkpoint_and_the_log(tmp_path):
