@@ -246,7 +246,7 @@ class PadSender:
 
     __slots__ = ("_channel", "_hash", "_pads", "_prefetch", "pads_used")
 
-    def __init__(self, channel: DirectedKeyChannel, *, prefetch_pads: int = 16) -> None:
+    def __init__(self, channel: DirectedKeyChannel, *, prefetch_pads: int = 64) -> None:
         self._channel = channel
         self._prefetch = _check_count(prefetch_pads, "prefetch_pads")
         self._hash: DigestHasher | None = None
@@ -254,10 +254,18 @@ class PadSender:
         self.pads_used = 0
 
     def _start(self) -> bool:
+        """Take the hash key and the first pads in one go."""
         pool = self._channel.sender_pool
         if not self._channel.ensure(pool, TAG_BITS):
             return False
-        self._hash = self._channel.hasher(pool.take(TAG_BITS).to_int())
+        count = min(self._prefetch, pool.remaining // TAG_BITS - 1)
+        segment = pool.take((1 + count) * TAG_BITS)
+        values = _pads(segment.bits)
+        self._hash = self._channel.hasher(values[0])
+        offset = segment.offset + TAG_BITS
+        for pad in values[1:]:
+            self._pads.append((offset, pad))
+            offset += TAG_BITS
         return True
 
     def _refill(self) -> bool:
@@ -316,7 +324,7 @@ class PadReceiver:
         *,
         window_pads: int = 256,
         max_skip_pads: int = 4096,
-        prefetch_pads: int = 16,
+        prefetch_pads: int = 64,
     ) -> None:
         self._channel = channel
         self._window_pads = _check_count(window_pads, "window_pads")
@@ -328,12 +336,20 @@ class PadReceiver:
         self.discarded = 0
 
     def _start(self) -> bool:
+        """Take the hash key and the first pads (into the window) in one go."""
         pool = self._channel.receiver_pool
         if not self._channel.ensure(pool, TAG_BITS):
             return False
-        segment = pool.take(TAG_BITS)
-        self._hash = self._channel.hasher(segment.to_int())
-        self._base = self._frontier = self._verified_end = segment.offset + TAG_BITS
+        count = min(self._prefetch, self._max_skip, pool.remaining // TAG_BITS - 1)
+        segment = pool.take((1 + count) * TAG_BITS)
+        values = _pads(segment.bits)
+        self._hash = self._channel.hasher(values[0])
+        self._base = self._verified_end = position = segment.offset + TAG_BITS
+        window = self._window
+        for pad in values[1:]:
+            window[position] = pad
+            position += TAG_BITS
+        self._frontier = position
         return True
 
     @property
@@ -526,7 +542,7 @@ class KeyDirectory:
     """
 
     def __init__(
-        self, *, window_pads: int = 256, max_skip_pads: int = 4096, prefetch_pads: int = 16
+        self, *, window_pads: int = 256, max_skip_pads: int = 4096, prefetch_pads: int = 64
     ) -> None:
         self.window_pads = _check_count(window_pads, "window_pads")
         self.max_skip_pads = _check_count(max_skip_pads, "max_skip_pads")
