@@ -9,8 +9,8 @@
 * Training and evaluation loops (:mod:`rl.train`) behind ``abft-qkd rl train|evaluate``
   (:mod:`rl.cli`).
 
-The torch-based names are imported lazily, so ``import rl`` (and registering the environment)
-does not load torch.
+The torch-based names (``DQNAgent``, ``DQNConfig``, ``PrioritizedReplay``, ``SumTree``) are
+imported on first use, so ``import rl`` (and registering the environment) does not load torch.
 
 Examples
 --------
@@ -27,22 +27,59 @@ from typing import Any
 
 import gymnasium as gym
 
+from rl.baselines import BASELINES, DQNPolicy, GreedyPolicy, Policy, RandomPolicy, StaticPolicy
 from rl.env import ENV_ID, FLUCTUATION_PRESETS, ResourceAllocationEnv, RewardWeights
+from rl.train import (
+    EpisodeStats,
+    TrainResult,
+    episodes_to_converge,
+    evaluate_policies,
+    plot_learning_curve,
+    summarise,
+    train,
+)
+
+# torch-based names, imported on first use
+_LAZY: dict[str, str] = {
+    "DQNAgent": "rl.dqn",
+    "DQNConfig": "rl.dqn",
+    "PrioritizedReplay": "rl.dqn",
+    "SumTree": "rl.dqn",
+}
 
 __all__ = [
+    "BASELINES",
     "ENV_ID",
     "FLUCTUATION_PRESETS",
+    "DQNAgent",
+    "DQNConfig",
+    "DQNPolicy",
+    "EpisodeStats",
+    "GreedyPolicy",
+    "Policy",
+    "PrioritizedReplay",
+    "RandomPolicy",
     "ResourceAllocationEnv",
     "RewardWeights",
+    "StaticPolicy",
+    "SumTree",
+    "TrainResult",
+    "episodes_to_converge",
+    "evaluate_policies",
+    "plot_learning_curve",
+    "summarise",
+    "train",
 ]
 
 if ENV_ID not in gym.registry:
     gym.register(id=ENV_ID, entry_point="rl.env:ResourceAllocationEnv")
-
-_LAZY: dict[str, str] = {}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'rl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

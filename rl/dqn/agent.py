@@ -21,7 +21,13 @@ importance-sampling exponent beta rises linearly from ``beta_start`` (0.4) to 1 
 
 Reproducibility: the network weights are initialised from ``seed`` (without touching torch's
 global generator) and exploration and replay sampling use numpy generators spawned from it, so
-the same seed and the same environment give the same run on CPU.
+the same seed and the same environment give the same run on CPU (the command line also sets
+``torch.use_deterministic_algorithms(True)``, which costs nothing for these layers).
+
+Speed: the networks are small, so on a CPU one torch thread is fastest
+(``torch.set_num_threads(1)``; :func:`rl.train.train` does it while training): with more
+threads, each of the many tiny matrix products pays for synchronisation, and on a busy machine
+the threads wait for one another. Adam uses torch's fused kernel where there is one.
 
 Examples
 --------
