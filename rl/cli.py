@@ -40,6 +40,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from network.cli import add_subcommand
 from qkdcircuits.cli._common import finite_float
 
@@ -251,18 +253,34 @@ def _train(args: argparse.Namespace) -> int:
         )
         if len(result.eval_log) > 1:
             at, values = evaluations[label]
-            print(
-                f"greedy evaluations: {values[0]:.3f} before training, {values[-1]:.3f} after; "
-                f"95% of the way reached after "
-                f"{episodes_to_converge(values, episodes=at, window=1, reference=values[0])} "
-                "episodes",
-                file=sys.stderr,
-            )
+            print(f"greedy evaluations: {_learning_summary(at, values)}", file=sys.stderr)
         print(f"written to {args.out}", file=sys.stderr)
     if result.interrupted:
         print(f"interrupted: checkpoint and log saved in {args.out}", file=sys.stderr)
         return 130
     return 0
+
+
+def _learning_summary(at: list[float], values: list[float]) -> str:
+    """Before, after, and when the evaluation curve got 95 % of the way (if it moved at all).
+
+    The improvement counts only if it exceeds twice the standard deviation of the evaluations
+    over the second half of training (where a converged curve only fluctuates).
+    """
+    from rl.train import episodes_to_converge
+
+    array = np.asarray(values, dtype=float)
+    late = array[array.size // 2 :]
+    spread = float(late.std(ddof=1)) if late.size > 1 else 0.0
+    final = float(late.mean())
+    text = (
+        f"return {array[0]:.3f} before training, {final:.3f} over the second half "
+        f"(sd {spread:.3f}, range {array.min():.3f} to {array.max():.3f})"
+    )
+    if final - array[0] <= 2.0 * spread:
+        return text + "; no improvement beyond the spread of the evaluations"
+    done = episodes_to_converge(array, episodes=at, window=1, reference=float(array[0]))
+    return text + f"; 95% of the improvement reached after {done} episodes"
 
 
 def _format(entry: dict[str, Any], scale: float = 1.0, digits: int = 3) -> str:

@@ -44,7 +44,7 @@ def test_train_then_evaluate(tmp_path, capsys):
         "learning_curve.png",
     }
     assert len(read_log(out / "log.csv")) == 2
-    capsys.readouterr()
+    assert "greedy evaluations: return" in capsys.readouterr().err
     argv = [
         "rl",
         "evaluate",
