@@ -10,13 +10,17 @@ Subcommands
     The built-in topologies: name, description, sources, node names and kinds, node and link
     counts. A table goes to stderr; with ``--json``, a JSON list goes to stdout.
 ``abft-qkd network simulate --topology {NAME|FILE} [--byzantine-fraction F] [--behaviour B]
-[--defense {none,abft}] [--duration-s T] [--seed S] [--mode accounting|material] [--json]
-[--plot OUT]``
+[--defense {none,abft}] [--consensus {none,pbft}] [--replicas N] [--duration-s T] [--seed S]
+[--mode accounting|material] [--json] [--plot OUT]``
     Run the discrete-event simulation (:mod:`network.simulation`) with Byzantine nodes on a
     fraction of the trusted nodes, with or without the adaptive defence. A table of the metrics
     goes to stderr (and a progress bar while it runs); ``--json`` prints the metrics, the
     key-pool ledger, the final weights and exclusions on stdout; ``--plot`` saves availability,
-    pool levels and weights over time (PNG, PDF or SVG by the suffix).
+    pool levels and weights over time (PNG, PDF or SVG by the suffix). ``--consensus pbft``
+    (with ``--defense abft``) has a committee of at most ``--replicas`` trusted nodes agree on
+    the control ledger by PBFT inside the simulation (:class:`network.consensus.ControlPlane`);
+    the JSON then has a ``consensus`` object (committed operations, view changes, messages,
+    authentication key bits, unauthenticated sends, rejected messages, refused re-weightings).
 
 Examples (shell)::
 
@@ -24,6 +28,8 @@ Examples (shell)::
     abft-qkd network topologies --json | python -m json.tool
     abft-qkd network simulate --topology secoqc --byzantine-fraction 0.2 --behaviour withhold \
         --defense abft --duration-s 600 --seed 1 --plot run.png
+    abft-qkd network simulate --topology secoqc --byzantine-fraction 0.2 --behaviour equivocate \
+        --defense abft --consensus pbft --duration-s 120 --seed 1 --json
 
 Bad options exit with status 2 and one line on stderr naming the (sub)command. Subcommands added
 later (``simulate``) are created in :func:`register` with :func:`add_subcommand` so that they
@@ -99,7 +105,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = _strict(
         subparsers.add_parser(
             "network",
-            help="QKD network layer: topologies (and simulation)",
+            help="QKD network layer: topologies and simulation",
             description="The network layer of abft-qkd.",
         )
     )
@@ -244,6 +250,19 @@ def _add_simulate(commands: argparse._SubParsersAction) -> None:
         "--defense", choices=("none", "abft"), default="abft", help="defence (default abft)"
     )
     parser.add_argument(
+        "--consensus",
+        choices=("none", "pbft"),
+        default="none",
+        help="keep the defence's ledger by PBFT among trusted nodes (needs --defense abft)",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=_count,
+        default=7,
+        metavar="N",
+        help="largest PBFT committee of trusted nodes (default 7)",
+    )
+    parser.add_argument(
         "--duration-s", type=_positive, default=300.0, metavar="T", help="simulated seconds"
     )
     parser.add_argument("--seed", type=int, default=None, help="seed of the run")
@@ -292,12 +311,15 @@ def _add_simulate(commands: argparse._SubParsersAction) -> None:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from network.consensus.control import ConsensusConfig
     from network.simulation.demands import DemandConfig
     from network.simulation.plotting import check_figure_path, plot_timeseries
     from network.simulation.resources import FluctuationConfig
     from network.simulation.simulator import SimulationConfig, build_simulation
     from network.topology import resolve_topology
 
+    if args.consensus == "pbft" and args.defense != "abft":
+        raise ValueError("--consensus pbft replicates the defence's ledger: use --defense abft")
     if args.plot is not None:
         check_figure_path(args.plot)  # fail before a long run, not after it
     topology = resolve_topology(args.topology)
@@ -311,6 +333,8 @@ def _simulate(args: argparse.Namespace) -> int:
             rate_hz=args.demand_rate, key_bits=args.key_bits, pairs=args.pairs, relay=args.relay
         ),
         fluctuations=FluctuationConfig.static() if args.static else FluctuationConfig(),
+        consensus=args.consensus,
+        pbft=ConsensusConfig(replicas=args.replicas),
     )
     simulation = build_simulation(
         topology,
@@ -339,6 +363,7 @@ def _simulate(args: argparse.Namespace) -> int:
         ),
         ("excluded nodes", ", ".join(summary["excluded_nodes"]) or "none"),
         ("excluded links", ", ".join(map(str, summary["excluded_links"])) or "none"),
+        *_consensus_rows(result.consensus),
     ]
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
@@ -358,6 +383,27 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(summary, indent=1) + "\n")
     return 0
+
+
+def _consensus_rows(consensus: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Table rows of the PBFT control plane (none without it)."""
+    if consensus is None:
+        return []
+    refused = len(consensus["refused_reweightings"])
+    return [
+        ("PBFT committee", f"{', '.join(consensus['committee'])} (f={consensus['f']})"),
+        (
+            "committed ops / rounds",
+            f"{consensus['committed_operations']} / {consensus['rounds_committed']} "
+            f"({consensus['rounds_skipped']} rounds skipped)",
+        ),
+        ("view changes", f"{consensus['view_changes']} (primary now {consensus['primary']})"),
+        ("PBFT messages", str(consensus["messages"])),
+        ("auth key bits", str(consensus["auth_key_bits"])),
+        ("unauthenticated sends", str(consensus["unauthenticated_sends"])),
+        ("re-weightings", f"{consensus['reweightings_applied']} applied, {refused} refused"),
+        ("replicas agree", "yes" if consensus["agreement"] else "NO"),
+    ]
 
 
 def _fmt(value: float) -> str:

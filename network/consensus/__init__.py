@@ -45,6 +45,7 @@ from network.consensus.auth import (
     Tag,
     Verdict,
     message_digest,
+    secret_bits,
 )
 from network.consensus.byzantine import (
     AlterRelays,
@@ -76,6 +77,12 @@ from network.consensus.config import (
     PBFTConfig,
     parse_reconfiguration,
     reconfiguration,
+)
+from network.consensus.control import (
+    REPLICA_BEHAVIOURS,
+    ConsensusConfig,
+    ControlPlane,
+    replica_behaviour,
 )
 from network.consensus.harness import Group, LinkProfile, MessageNetwork, build_group
 from network.consensus.ledger import StateMachine, ledger_machine
@@ -109,6 +116,7 @@ __all__ = [
     "DIGEST_BYTES",
     "NULL_DIGEST",
     "RECONFIGURE_PREFIX",
+    "REPLICA_BEHAVIOURS",
     "AlterRelays",
     "AuthStats",
     "Authenticator",
@@ -121,7 +129,9 @@ __all__ = [
     "Colluding",
     "Commit",
     "Completion",
+    "ConsensusConfig",
     "ConsensusError",
+    "ControlPlane",
     "DirectedKeyChannel",
     "DropRelays",
     "EquivocatingPrimary",
@@ -173,6 +183,8 @@ __all__ = [
     "parse_reconfiguration",
     "reconfiguration",
     "replay_schedule",
+    "replica_behaviour",
     "run_schedule",
+    "secret_bits",
     "shrink",
 ]

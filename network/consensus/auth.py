@@ -59,7 +59,7 @@ import hmac
 import numbers
 import secrets
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -80,6 +80,7 @@ __all__ = [
     "Tag",
     "Verdict",
     "message_digest",
+    "secret_bits",
 ]
 
 DIGEST_BYTES = 16
@@ -132,8 +133,15 @@ def _check_count(value: object, name: str, *, minimum: int = 1) -> int:
     return int(value)
 
 
-def _random_bits(n_bits: int) -> np.ndarray:
-    """``n_bits`` secret bits from the operating system's CSPRNG (:mod:`secrets`)."""
+def secret_bits(n_bits: int) -> np.ndarray:
+    """``n_bits`` secret bits (``uint8`` 0/1) from the operating system's CSPRNG (:mod:`secrets`).
+
+    Examples
+    --------
+    >>> bits = secret_bits(100)
+    >>> bits.shape, bool(set(bits.tolist()) <= {0, 1})
+    ((100,), True)
+    """
     raw = np.frombuffer(secrets.token_bytes(-(-n_bits // 8)), dtype=np.uint8)
     return np.unpackbits(raw)[:n_bits]
 
@@ -153,6 +161,12 @@ class DirectedKeyChannel:
     replenish_bits : int, optional
         If given, a pool that runs short is topped up on both sides with this many fresh secret
         bits (a link that keeps producing key); otherwise the channel can run out.
+    supply : callable, optional
+        Where the key comes from when a pool runs short: ``supply(n_bits)`` returns the
+        sender's and the receiver's copy of at least ``n_bits`` new bits (two 0/1 arrays of one
+        length, equal unless the key was corrupted on its way), or ``None`` when there is none
+        (the network's pools, :class:`~network.consensus.control.ControlPlane`). Takes
+        precedence over ``replenish_bits``.
 
     Examples
     --------
@@ -161,10 +175,15 @@ class DirectedKeyChannel:
     True
     """
 
-    __slots__ = ("_hashers", "receiver_pool", "replenish_bits", "sender_pool")
+    __slots__ = ("_hashers", "receiver_pool", "replenish_bits", "sender_pool", "supply")
 
     def __init__(
-        self, sender_pool: KeyPool, receiver_pool: KeyPool, *, replenish_bits: int | None = None
+        self,
+        sender_pool: KeyPool,
+        receiver_pool: KeyPool,
+        *,
+        replenish_bits: int | None = None,
+        supply: Callable[[int], tuple[np.ndarray, np.ndarray] | None] | None = None,
     ) -> None:
         for name, pool in (("sender_pool", sender_pool), ("receiver_pool", receiver_pool)):
             if not isinstance(pool, KeyPool):
@@ -186,6 +205,9 @@ class DirectedKeyChannel:
             if replenish_bits is None
             else _check_count(replenish_bits, "replenish_bits", minimum=TAG_BITS)
         )
+        if supply is not None and not callable(supply):
+            raise TypeError(f"supply={supply!r} must be callable")
+        self.supply = supply
 
     @classmethod
     def from_bits(
@@ -202,22 +224,44 @@ class DirectedKeyChannel:
     def from_secrets(cls, n_bits: int, *, replenish_bits: int | None = None) -> DirectedKeyChannel:
         """A channel with ``n_bits`` fresh secret bits from :mod:`secrets` (tests, demos)."""
         n_bits = _check_count(n_bits, "n_bits", minimum=0)
-        return cls.from_bits(_random_bits(n_bits), replenish_bits=replenish_bits)
+        return cls.from_bits(secret_bits(n_bits), replenish_bits=replenish_bits)
 
-    def refill(self, bits: np.ndarray) -> None:
-        """Append the same fresh key ``bits`` to both pools (each gets its own copy)."""
+    @classmethod
+    def supplied(
+        cls, supply: Callable[[int], tuple[np.ndarray, np.ndarray] | None]
+    ) -> DirectedKeyChannel:
+        """An empty channel that draws its key from ``supply`` as it needs it."""
+        empty = np.zeros(0, dtype=np.uint8)
+        return cls(KeyPool(empty.copy()), KeyPool(empty), supply=supply)
+
+    def refill(self, bits: np.ndarray, receiver_bits: np.ndarray | None = None) -> None:
+        """Append fresh key to both pools (each gets its own copy).
+
+        ``receiver_bits`` (same length) is the receiver's copy when it differs from the
+        sender's ``bits`` (key corrupted on its way): the pools stay in step, their tags fail.
+        """
         bits = np.asarray(bits)
+        other = bits if receiver_bits is None else np.asarray(receiver_bits)
+        if other.shape != bits.shape:
+            raise ValueError(f"receiver_bits has shape {other.shape}, bits {bits.shape}")
         self.sender_pool.extend(bits.copy())
-        self.receiver_pool.extend(bits)
+        self.receiver_pool.extend(other.copy())
 
     def ensure(self, pool: KeyPool, n_bits: int) -> bool:
-        """Whether ``pool`` holds ``n_bits`` (topping both pools up first if replenishing)."""
+        """Whether ``pool`` holds ``n_bits`` (topping both pools up first from the supply, or
+        with fresh secret bits if replenishing)."""
         if pool.remaining >= n_bits:
             return True
+        short = n_bits - pool.remaining
+        if self.supply is not None:
+            fresh = self.supply(short)
+            if fresh is None:
+                return False
+            self.refill(*fresh)
+            return pool.remaining >= n_bits
         if self.replenish_bits is None:
             return False
-        short = n_bits - pool.remaining
-        self.refill(_random_bits(max(short, self.replenish_bits)))
+        self.refill(secret_bits(max(short, self.replenish_bits)))
         return True
 
     def hasher(self, key: int) -> DigestHasher:

@@ -30,6 +30,15 @@ One time slice ``[t, t + dt)``:
 With defence ``"none"`` (the baseline) nobody votes: every node is trusted and keys take the
 shortest path.
 
+Consensus in the loop (``consensus="pbft"``, with the ``"abft"`` defence): the control ledger is
+replicated by PBFT among a committee of trusted nodes (:class:`network.consensus.ControlPlane`).
+Each voting round starts from the ledger committed at the correct replicas and submits its
+operations (and the committee's new weights) as requests; they take effect, and routing
+changes, when they commit, a few milliseconds of fibre and processing later, or not at all
+while the replicas cannot agree (too many faulty members, or no key left to authenticate:
+the authenticators draw their key from the same pools as the users). ``consensus="none"``
+applies each round's operations at once, as if one trusted party kept the ledger.
+
 Randomness: one :class:`numpy.random.SeedSequence` from ``seed`` spawns independent streams for
 the resources, the demands, the measurements and the behaviours' decisions, so a run is
 reproducible whatever is observed of it; secret key bits (material mode) come from the
@@ -56,6 +65,7 @@ from typing import Any
 import numpy as np
 
 from network.byzantine import NodeBehaviour, effective_misalignment, link_attack_probs
+from network.consensus.control import ConsensusConfig
 from network.errors import InsufficientKeyError, NoKeyPathError
 from network.keys.multipath import relay_multipath
 from network.keys.relay import Delivery, relay_otp
@@ -77,6 +87,7 @@ from qkdcircuits._validation import (
 )
 
 __all__ = [
+    "CONSENSUS",
     "DEFENCES",
     "KEY_MODES",
     "NetworkSimulation",
@@ -88,6 +99,10 @@ __all__ = [
 DEFENCES: tuple[str, str] = ("none", "abft")
 """``"none"``: trust every node, shortest path (the baseline); ``"abft"``: adaptive weighted
 voting, exclusions, routing around excluded nodes and links."""
+
+CONSENSUS: tuple[str, str] = ("none", "pbft")
+"""How the defence's control ledger is kept: applied at once by the simulator (``"none"``), or
+replicated by PBFT among trusted nodes inside the simulation (``"pbft"``)."""
 
 KEY_MODES: tuple[str, str] = ("accounting", "material")
 """Key pools as bit counts, or as real key bits."""
@@ -137,6 +152,12 @@ class SimulationConfig:
     routing : {"hops", "length", "residual"}
         Route choice: fewest hops, shortest in km, or the path with the most residual key (the
         widest path, recomputed at every request).
+    consensus : {"none", "pbft"}
+        How the control ledger is kept (see :data:`CONSENSUS`); ``"pbft"`` needs the
+        ``"abft"`` defence.
+    pbft : ConsensusConfig
+        Committee, message delays and key use of the PBFT control plane (used with
+        ``consensus="pbft"``).
     """
 
     duration_s: float = 600.0
@@ -153,6 +174,8 @@ class SimulationConfig:
     decoy: str | Mapping[str, str] = "infinite"
     optimize_intensity: bool = False
     routing: str = "hops"
+    consensus: str = "none"
+    pbft: ConsensusConfig = field(default_factory=ConsensusConfig)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "duration_s", check_positive(self.duration_s, "duration_s"))
@@ -185,12 +208,24 @@ class SimulationConfig:
         object.__setattr__(self, "prefill_s", check_non_negative(self.prefill_s, "prefill_s"))
         if not isinstance(self.optimize_intensity, bool):
             raise TypeError(f"optimize_intensity={self.optimize_intensity!r} must be a bool")
+        check_choice(self.consensus, "consensus", CONSENSUS)
+        if not isinstance(self.pbft, ConsensusConfig):
+            raise TypeError(f"pbft={self.pbft!r} must be a ConsensusConfig")
+        if self.consensus == "pbft" and self.defense != "abft":
+            raise ValueError(
+                f"consensus='pbft' replicates the defence's ledger: it needs defense='abft', "
+                f"not {self.defense!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready nested dictionary of every parameter."""
+        """JSON-ready nested dictionary of every parameter (``pbft`` only with consensus)."""
         out = asdict(self)
         out["voting"] = self.voting.to_dict()
         out["decoy"] = self.decoy if isinstance(self.decoy, str) else dict(self.decoy)
+        if self.consensus == "pbft":
+            out["pbft"] = self.pbft.to_dict()
+        else:
+            del out["pbft"]
         return out
 
 
@@ -220,6 +255,11 @@ class SimulationResult:
     seed : int or None
     interrupted : bool
         Whether the run was stopped early (Ctrl-C); the metrics cover the time simulated.
+    consensus : dict or None
+        With ``consensus="pbft"``: the control plane's metrics
+        (:meth:`network.consensus.ControlPlane.summary`: committee, committed operations, view
+        changes, messages, authentication key bits consumed, unauthenticated sends, rejected
+        messages by verdict, refused re-weightings, agreement of the correct replicas).
     """
 
     metrics: RunMetrics
@@ -234,6 +274,7 @@ class SimulationResult:
     topology: str = ""
     seed: int | None = None
     interrupted: bool = False
+    consensus: dict[str, Any] | None = None
 
     def to_dict(self, *, timeseries: bool = False) -> dict[str, Any]:
         """JSON-ready summary (node names as strings); with the time series if asked."""
@@ -250,6 +291,8 @@ class SimulationResult:
             "behaviours": {str(node): name for node, name in self.behaviours.items()},
             "config": self.config.to_dict(),
         }
+        if self.consensus is not None:
+            out["consensus"] = self.consensus
         if timeseries:
             out["timeseries"] = {
                 k: [None if isinstance(x, float) and math.isnan(x) else x for x in v.tolist()]
@@ -282,7 +325,10 @@ class NetworkSimulation:
     now_s : float
         Simulated time in seconds.
     ledger : ControlLedger
-        The control state of the defence (weights, exclusions, accepted QBERs).
+        The control state of the defence (weights, exclusions, accepted QBERs): with
+        ``consensus="pbft"`` the ledger committed at the correct replicas.
+    control : ControlPlane or None
+        The PBFT control plane (``consensus="pbft"``).
     """
 
     def __init__(
@@ -309,6 +355,7 @@ class NetworkSimulation:
         )
         streams = [np.random.default_rng(s) for s in sequence.spawn(5)]
         self._rng_measure, self._rng_behaviour, self._rng_relay = streams[2:]
+        self._sequence = sequence  # spawns the control plane's streams after the five above
 
         self.behaviours: dict[Hashable, NodeBehaviour] = {}
         for node, behaviour in (behaviours or {}).items():
@@ -399,6 +446,36 @@ class NetworkSimulation:
         self.slice_bits_above_threshold = 0
         if config.prefill_s > 0:
             self.store.deposit(np.asarray(self._snapshot.key_rate_bps) * config.prefill_s)
+        self.control = self._control_plane() if config.consensus == "pbft" else None
+
+    def _control_plane(self) -> Any:
+        from network.consensus.control import ControlPlane
+
+        committee, relays = (np.random.default_rng(s) for s in self._sequence.spawn(2))
+        return ControlPlane(
+            self.topology,
+            nodes=self.link_graph.nodes,
+            ledger=self.ledger,
+            store=self.store,
+            queue=self.events,
+            behaviours=self.behaviours,
+            config=self.config.pbft,
+            seed=committee,
+            relay_rng=relays,
+            on_commit=self._committed,
+        )
+
+    def _committed(self, ledger: ControlLedger) -> None:
+        """The replicas committed a new ledger: routing follows it from now on."""
+        self.ledger = ledger
+        self._apply_exclusions()
+
+    def _apply_exclusions(self) -> None:
+        nodes = self.link_graph.nodes
+        self.router.set_exclusions(
+            nodes=[nodes[i] for i in sorted(self.ledger.excluded_nodes)],
+            links=sorted(self.ledger.excluded_links),
+        )
 
     # -- controls ---------------------------------------------------------------------------
     @property
@@ -638,12 +715,11 @@ class NetworkSimulation:
             rule=self.config.voting,
             rng=self._rng_behaviour,
         )
-        self.ledger = outcome.ledger
-        nodes = self.link_graph.nodes
-        self.router.set_exclusions(
-            nodes=[nodes[i] for i in sorted(self.ledger.excluded_nodes)],
-            links=sorted(self.ledger.excluded_links),
-        )
+        if self.control is None:
+            self.ledger = outcome.ledger
+            self._apply_exclusions()
+        else:  # ordered by the replicas; the ledger changes when they commit
+            self.control.submit_round(outcome.operations, outcome.ledger.weights)
         self.metrics.record_vote(time_ns=self.events.now, weights=self.ledger.weights_array)
         self._window_errors[:] = 0.0
         self._window_sifted[:] = 0.0
@@ -723,6 +799,7 @@ class NetworkSimulation:
             topology=self.topology.name,
             seed=self.seed,
             interrupted=interrupted,
+            consensus=None if self.control is None else self.control.summary(),
         )
 
 

@@ -60,6 +60,9 @@ def test_plot_is_written(tmp_path, capsys):
         (["--duration-s", "-5"], "duration-s"),
         (["--plot", "missing/run.png"], "does not exist"),
         (["--topology", "atlantis"], "atlantis"),
+        (["--consensus", "pbft", "--defense", "none"], "use --defense abft"),
+        (["--consensus", "raft"], "consensus"),
+        (["--replicas", "0"], "replicas"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(capsys, extra, message):
@@ -68,3 +71,27 @@ def test_bad_options_exit_2_with_one_line(capsys, extra, message):
     assert info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_consensus_in_the_loop_reports_its_metrics(capsys):
+    argv = [*ARGS, "--byzantine-fraction", "0.34", "--behaviour", "silent"]
+    assert main([*argv, "--consensus", "pbft", "--replicas", "3", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    consensus = out["consensus"]
+    assert len(consensus["committee"]) == 3 and consensus["agreement"] is True
+    for key in (
+        "committed_operations",
+        "view_changes",
+        "messages",
+        "auth_key_bits",
+        "unauthenticated_sends",
+        "rejected",
+        "refused_reweightings",
+    ):
+        assert key in consensus
+    assert consensus["committed_operations"] > 0 and consensus["auth_key_bits"] > 0
+    assert out["config"]["consensus"] == "pbft" and out["config"]["pbft"]["replicas"] == 3
+    assert "PBFT committee" in captured.err and "replicas agree" in captured.err
+    main([*argv, "--json"])  # without consensus: no consensus object
+    assert "consensus" not in json.loads(capsys.readouterr().out)

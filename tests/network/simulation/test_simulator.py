@@ -184,6 +184,8 @@ def test_an_interrupted_run_returns_what_was_simulated(monkeypatch):
         ({"mode": "magic"}, "mode"),
         ({"qber_threshold": 0.7}, "qber_threshold"),
         ({"pool_capacity_bits": -1}, "pool_capacity_bits"),
+        ({"consensus": "paxos"}, "consensus"),
+        ({"consensus": "pbft", "defense": "none"}, "needs defense='abft'"),
     ],
 )
 def test_bad_configuration(kwargs, match):
@@ -198,3 +200,16 @@ def test_bad_simulation_arguments():
         NetworkSimulation(_topology(), _config(), behaviours={"A": "withhold"})
     with pytest.raises(ValueError, match="ghost"):
         NetworkSimulation(_topology(), _config(), behaviours={"ghost": Withhold()})
+
+
+def test_consensus_in_the_loop_reproduces_the_ledger_one_commit_later():
+    behaviours = {"A": Withhold()}
+    plain = NetworkSimulation(_topology(), _config(), behaviours=behaviours, seed=1).run()
+    sim = NetworkSimulation(_topology(), _config(consensus="pbft"), behaviours=behaviours, seed=1)
+    pbft = sim.run()
+    # the detour topology has three trusted nodes: a committee of three tolerates no fault,
+    # but A withholds only key: its replica drops relays and the others still agree
+    assert sim.control.committee and set(sim.control.committee) == {"A", "B", "D"}
+    assert pbft.excluded_nodes == plain.excluded_nodes == ("A",)
+    np.testing.assert_array_equal(pbft.timeseries["weights"][1:], plain.timeseries["weights"][:-1])
+    assert pbft.consensus["agreement"] and plain.consensus is None
