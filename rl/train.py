@@ -353,6 +353,8 @@ def train(
     )
     folder = None if out_dir is None else Path(out_dir)
     writer = None
+    if tensorboard and folder is not None:
+        writer = _tensorboard_writer(folder / "tensorboard")  # fails before anything is written
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
         options = {
@@ -363,8 +365,6 @@ def train(
             "device": str(agent.device),
         }
         write_text_atomic(folder / "options.json", json.dumps(options, indent=1) + "\n")
-        if tensorboard:
-            writer = _tensorboard_writer(folder / "tensorboard")
     elif tensorboard:
         raise ValueError("tensorboard needs out_dir")
     result = TrainResult(agent=agent, out_dir=folder)

@@ -131,3 +131,16 @@ def test_bad_options_exit_2_with_one_line(argv, match, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert match in err
+
+
+def test_tensorboard_without_the_package_is_a_clear_error(tmp_path, capsys):
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("tensorboard is installed")
+    argv = ["rl", "train", "--episodes", "1", "--seed", "0", "--out", str(tmp_path / "tb")]
+    assert run([*argv, "--tensorboard", "--no-progress", *ENV]) == 2
+    assert "pip install tensorboard" in capsys.readouterr().err
+    assert not (tmp_path / "tb").exists()
