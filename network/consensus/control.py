@@ -22,12 +22,14 @@ Messages
     each other), with drops and duplicates at the configured probabilities.
 Clients
     The voting round's operations are PBFT requests: one client per operation of a round (so
-    the primary batches a round's requests, TOCS 2002 Sec. 5.1.4), run by the voting process at
-    the first committee member that is not compromised; a client talks to its own host locally
-    (no network key). A round starts from the committed ledger; while the previous round's
-    requests are not all committed the new round is skipped (counted), so rounds never
-    interleave. Operations and their results are those of
-    :class:`network.voting.LedgerStateMachine`.
+    the primary batches a round's requests, TOCS 2002 Sec. 5.1.4, once the first is under way),
+    run by the voting process at the correct (not compromised) member with the most links; a
+    client talks to its own host locally (no network key). A round starts from the committed
+    ledger; while the previous round's requests are not all committed the new round is skipped
+    (counted), so rounds never interleave. Operations and their results are those of
+    :class:`network.voting.LedgerStateMachine`. The voting process stands for the honest
+    voters' computation (the round itself models the Byzantine voters); if its host is cut off
+    from key, the ledger stops.
 What routing reads
     The ledger committed at the correct replica (host not compromised) that has executed the
     most; correct replicas execute the same operations in the same order (safety), so every
@@ -376,7 +378,11 @@ class ControlPlane:
             i for i, node in enumerate(self.committee) if self._compromised(node)
         )
         correct = [i for i in range(n) if i not in self.compromised]
-        self.host = self.committee[correct[0] if correct else 0]
+        # the voting process runs at the best-linked correct member (most links, then committee
+        # order): the clients' key paths should not all hang on one neighbour
+        degree = topology.routing_graph.degree
+        hosts = correct or list(range(n))
+        self.host = self.committee[min(hosts, key=lambda i: (-degree(self.committee[i]), i))]
         self.requested_weights = self._quantised(ledger.weights)
         quorums = WeightedQuorums(self.requested_weights)
         self.pbft = PBFTConfig(
