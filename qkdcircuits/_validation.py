@@ -76,6 +76,52 @@ def derive_int_seed(seed: SeedLike, rng: np.random.Generator) -> int:
     return fixed if fixed is not None else int(rng.integers(0, 2**31 - 1))
 
 
+def real_array(value: Any, name: str, *, finite: bool = False) -> np.ndarray:
+    """Return ``value`` as a float numpy array of real numbers.
+
+    Parameters
+    ----------
+    value : float or array_like
+        A real number or an array (or nested sequence) of them.
+    name : str
+        The caller's parameter name, used in error messages.
+    finite : bool
+        Also refuse ``nan`` and infinite entries.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``value`` as ``float64`` (0-dimensional for a scalar).
+
+    Raises
+    ------
+    TypeError
+        For booleans, text, complex numbers and anything else that is not a real number.
+    ValueError
+        For a non-finite entry when ``finite`` is set.
+
+    Examples
+    --------
+    >>> real_array([1, 2.5], "length_km").tolist()
+    [1.0, 2.5]
+    >>> real_array(True, "length_km")
+    Traceback (most recent call last):
+    TypeError: length_km=True must be a real number or an array of them
+    """
+    message = f"{name}={value!r} must be a real number or an array of them"
+    if isinstance(value, bool | str | bytes | complex) or (
+        isinstance(value, np.ndarray) and value.dtype.kind not in "iufO"
+    ):
+        raise TypeError(message)
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(message) from exc
+    if finite and not np.all(np.isfinite(array)):
+        raise ValueError(f"{name}={value!r} must be finite")
+    return array
+
+
 def as_float_or_array(value: Any) -> Any:
     """``value`` as a Python float when it is 0-dimensional, else as a float ``numpy`` array.
 

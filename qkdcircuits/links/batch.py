@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from qkdcircuits._validation import real_array
 from qkdcircuits.links.evaluation import (
     LinkEvaluation,
     check_decoy,
@@ -50,7 +51,6 @@ from qkdcircuits.links.params import (
     MDIParams,
     params_from_columns,
     params_to_columns,
-    real_array,
 )
 
 __all__ = ["LinkArray", "evaluate_links"]

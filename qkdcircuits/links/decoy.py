@@ -63,8 +63,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import special
 
-from qkdcircuits._validation import as_float_or_array
-from qkdcircuits.links.params import real_array
+from qkdcircuits._validation import as_float_or_array, real_array
 
 __all__ = [
     "MDIGains",

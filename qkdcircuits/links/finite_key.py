@@ -33,11 +33,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from qkdcircuits._validation import as_float_or_array
+from qkdcircuits._validation import as_float_or_array, real_array
 
 __all__ = [
     "DEFAULT_EPS_COR",
@@ -127,24 +127,9 @@ class FiniteKeyOptimum:
 # ----------------------------------------------------------------------------------------------
 
 
-def real_array(value: Any, name: str) -> np.ndarray:
-    """``value`` as a float array of finite numbers, or ``TypeError`` / ``ValueError``."""
-    if isinstance(value, bool | str | bytes) or (
-        isinstance(value, np.ndarray) and value.dtype.kind not in "iuf"
-    ):
-        raise TypeError(f"{name}={value!r} must be a real number or an array of them")
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}={value!r} must be a real number or an array of them") from exc
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name}={value!r} must be finite")
-    return array
-
-
 def open_unit_array(value: Any, name: str) -> np.ndarray:
     """``value`` as a float array with every entry in the open interval (0, 1)."""
-    array = real_array(value, name)
+    array = real_array(value, name, finite=True)
     if np.any(array <= 0.0) or np.any(array >= 1.0):
         raise ValueError(f"{name}={value!r} not in (0, 1)")
     return array
@@ -152,7 +137,7 @@ def open_unit_array(value: Any, name: str) -> np.ndarray:
 
 def count_array(value: Any, name: str) -> np.ndarray:
     """``value`` as a float array of non-negative (possibly expected, non-integer) counts."""
-    array = real_array(value, name)
+    array = real_array(value, name, finite=True)
     if np.any(array < 0.0):
         raise ValueError(f"{name}={value!r} must be >= 0")
     return array
@@ -161,14 +146,14 @@ def count_array(value: Any, name: str) -> np.ndarray:
 def stack_three(value: Any, name: str) -> np.ndarray:
     """Three values (floats or broadcastable arrays) stacked along a new axis 0."""
     if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == 3:
-        return real_array(value, name)
+        return real_array(value, name, finite=True)
     try:
         items = list(value)
     except TypeError as exc:
         raise TypeError(f"{name}={value!r} must hold three values") from exc
     if len(items) != 3:
         raise ValueError(f"{name}={value!r} must hold three values")
-    arrays = [real_array(v, f"{name}[{k}]") for k, v in enumerate(items)]
+    arrays = [real_array(v, f"{name}[{k}]", finite=True) for k, v in enumerate(items)]
     return np.stack(np.broadcast_arrays(*arrays))
 
 
@@ -226,7 +211,7 @@ def check_counts(detections: Any, errors: Any, basis: str) -> tuple[np.ndarray, 
 
 def check_pulses(value: Any) -> np.ndarray:
     """Pulses (or pulse pairs) sent, > 0."""
-    pulses = real_array(value, "pulses")
+    pulses = real_array(value, "pulses", finite=True)
     if np.any(pulses <= 0.0):
         raise ValueError(f"pulses={value!r} must be > 0")
     return pulses
@@ -250,11 +235,63 @@ def check_security(
 
 def check_ec(ec_inefficiency: Any, ec_leak_bits: Any) -> tuple[np.ndarray, np.ndarray | None]:
     """``f >= 1`` and an optional measured leakage (bits, >= 0)."""
-    f = real_array(ec_inefficiency, "ec_inefficiency")
+    f = real_array(ec_inefficiency, "ec_inefficiency", finite=True)
     if np.any(f < 1.0):
         raise ValueError(f"ec_inefficiency={ec_inefficiency!r} must be >= 1 (Shannon limit)")
     leak = None if ec_leak_bits is None else count_array(ec_leak_bits, "ec_leak_bits")
     return f, leak
+
+
+class KeyOptions(NamedTuple):
+    """The checked options of a finite-key length (see :func:`check_key_options`)."""
+
+    eps_sec: np.ndarray | None
+    eps_cor: np.ndarray
+    kappa: float | None
+    sampling_bound: str
+    ec_inefficiency: np.ndarray
+    ec_leak_bits: np.ndarray | None
+    pulses: Any
+
+
+def check_key_options(
+    eps_sec: Any,
+    eps_cor: Any,
+    secrecy_per_bit: Any,
+    sampling_bound: Any,
+    ec_inefficiency: Any,
+    ec_leak_bits: Any,
+    pulses: Any,
+) -> KeyOptions:
+    """Check the options that every ``*_finite_key_length`` takes besides its counts.
+
+    ``eps_sec`` is ``None`` when the secrecy is fixed per bit (``kappa``); ``pulses`` is ``nan``
+    when not given.
+    """
+    eps_s, eps_c, kappa = check_security(eps_sec, eps_cor, secrecy_per_bit)
+    bound = check_sampling(sampling_bound)
+    f, leak = check_ec(ec_inefficiency, ec_leak_bits)
+    sent = math.nan if pulses is None else check_pulses(pulses)
+    return KeyOptions(eps_s, eps_c, kappa, bound, f, leak, sent)
+
+
+def check_block_sizes(block_size: Any) -> np.ndarray:
+    """Block sizes (detections per block, > 0) as a float array."""
+    block = real_array(block_size, "block_size", finite=True)
+    if np.any(block <= 0.0):
+        raise ValueError(f"block_size={block_size!r} must be > 0")
+    return block
+
+
+def finished_counts(counts: Any, empty_message: str) -> Any:
+    """Expected counts with their pulses as a float (or array), refusing a link with no events.
+
+    ``counts`` is a ``BB84Counts`` or ``MDICounts``; ``empty_message`` is the ``ValueError``
+    message when some block can never fill (infinite pulses).
+    """
+    if np.any(~np.isfinite(counts.pulses)):
+        raise ValueError(empty_message)
+    return counts._replace(pulses=as_float_or_array(counts.pulses))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -427,11 +464,11 @@ def sampling_deviation(
     0.00416
     """
     a = open_unit_array(failure_prob, "failure_prob")
-    b = real_array(error_rate, "error_rate")
+    b = real_array(error_rate, "error_rate", finite=True)
     if np.any(b < 0.0) or np.any(b > 1.0):
         raise ValueError(f"error_rate={error_rate!r} not in [0, 1]")
-    c = real_array(sample_size, "sample_size")
-    d = real_array(population_size, "population_size")
+    c = real_array(sample_size, "sample_size", finite=True)
+    d = real_array(population_size, "population_size", finite=True)
     if np.any(c <= 0.0) or np.any(d <= 0.0):
         raise ValueError(
             f"sample_size={sample_size!r} and population_size={population_size!r} must be > 0"
@@ -493,8 +530,8 @@ def serfling_deviation(*, failure_prob: Any, sample_size: Any, population_size: 
     0.011254
     """
     a = open_unit_array(failure_prob, "failure_prob")
-    c = real_array(sample_size, "sample_size")
-    d = real_array(population_size, "population_size")
+    c = real_array(sample_size, "sample_size", finite=True)
+    d = real_array(population_size, "population_size", finite=True)
     if np.any(c <= 0.0) or np.any(d <= 0.0):
         raise ValueError(
             f"sample_size={sample_size!r} and population_size={population_size!r} must be > 0"
@@ -664,7 +701,7 @@ def solve_per_bit_secrecy(
     (True, 731.764)
     """
     kappa = float(open_unit_array(secrecy_per_bit, "secrecy_per_bit"))
-    length = real_array(start, "start").copy()
+    length = real_array(start, "start", finite=True).copy()
     if np.any(length <= 0.0):
         raise ValueError(f"start={start!r} must be > 0")
     active = np.ones(length.shape, dtype=bool)
@@ -919,7 +956,7 @@ LOGIT_RANGE = 8.0
 
 def check_block(block_size: Any) -> float:
     """A block size (detections, > 0) as a float."""
-    block = real_array(block_size, "block_size")
+    block = real_array(block_size, "block_size", finite=True)
     if block.ndim != 0 or float(block) <= 0.0:
         raise ValueError(f"block_size={block_size!r} must be one number > 0")
     return float(block)
@@ -946,6 +983,31 @@ def rank_rate(length: np.ndarray, pulses: np.ndarray, block: float) -> np.ndarra
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(length > 0.0, length / pulses, length / block)
+
+
+def optimise_link(
+    key_model: Callable[..., Any],
+    link: tuple,
+    lengths: np.ndarray,
+    weak: float,
+    params: Any,
+    options: tuple,
+    result_type: type,
+) -> FiniteKeyOptimum:
+    """Check the options of an ``optimize_*_finite_key`` and run :func:`optimise_protocol`.
+
+    ``key_model(link, f, weak, block, eps_cor, sampling_bound)`` is the protocol's ``key_at``
+    factory (``model_key`` of :mod:`.finite_key_bb84` or :mod:`.finite_key_mdi`), ``link`` its
+    checked link arrays, ``weak`` the fixed weakest intensity, ``params`` the link (for its
+    ``ec_inefficiency``) and ``options`` the public function's ``(block_size, eps_sec, eps_cor,
+    secrecy_per_bit, sampling_bound)``.
+    """
+    block_size, eps_sec, eps_cor, secrecy_per_bit, sampling_bound = options
+    eps_s, eps_c, kappa = check_security(eps_sec, eps_cor, secrecy_per_bit)
+    block = check_block(block_size)
+    f = np.asarray(check_ec(params.ec_inefficiency, None)[0])
+    key_at = key_model(link, f, weak, block, eps_c, check_sampling(sampling_bound))
+    return optimise_protocol(key_at, lengths, weak, block, eps_s, eps_c, kappa, result_type)
 
 
 def optimise_protocol(

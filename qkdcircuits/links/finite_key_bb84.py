@@ -96,7 +96,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from qkdcircuits._validation import as_float_or_array
 from qkdcircuits.links.decoy import bb84_error_gain, bb84_gain
 from qkdcircuits.links.finite_key import (
     DEFAULT_EPS_COR,
@@ -106,19 +105,17 @@ from qkdcircuits.links.finite_key import (
     KeyLengthFields,
     align_batch,
     binary_entropy_clipped,
-    check_block,
+    check_block_sizes,
     check_counts,
-    check_ec,
     check_intensities,
     check_intensity_probs,
-    check_pulses,
-    check_sampling,
-    check_security,
+    check_key_options,
     decode_settings,
     evaluate_key,
+    finished_counts,
     leak_terms,
     open_unit_array,
-    optimise_protocol,
+    optimise_link,
     phase_error_terms,
     real_array,
 )
@@ -408,21 +405,29 @@ def bb84_finite_key_length(
     p = check_intensity_probs(intensity_probs)
     nx, mx = check_counts(detections_x, errors_x, "x")
     nz, mz = check_counts(detections_z, errors_z, "z")
-    eps_s, eps_c, kappa = check_security(eps_sec, eps_cor, secrecy_per_bit)
-    sampling_bound = check_sampling(sampling_bound)
-    f, leak = check_ec(ec_inefficiency, ec_leak_bits)
-    pulses = math.nan if pulses is None else check_pulses(pulses)
-    mu, p, nx, mx, nz, mz, eps_c, f = align_batch(
-        (mu, 1), (p, 1), (nx, 1), (mx, 1), (nz, 1), (mz, 1), (eps_c, 0), (f, 0)
+    opt = check_key_options(
+        eps_sec, eps_cor, secrecy_per_bit, sampling_bound, ec_inefficiency, ec_leak_bits, pulses
     )
+    mu, p, nx, mx, nz, mz, eps_c, f = align_batch(
+        (mu, 1),
+        (p, 1),
+        (nx, 1),
+        (mx, 1),
+        (nz, 1),
+        (mz, 1),
+        (opt.eps_cor, 0),
+        (opt.ec_inefficiency, 0),
+    )
+    counts = (nx, mx, nz, mz)
+    bound, leak = opt.sampling_bound, opt.ec_leak_bits
     return evaluate_key(
         BB84FiniteKey,
-        lambda eps: key_terms(mu, p, (nx, mx, nz, mz), eps, eps_c, f, leak, sampling_bound),
+        lambda eps: key_terms(mu, p, counts, eps, eps_c, f, leak, bound),
         nx.sum(axis=0),
-        eps_s,
+        opt.eps_sec,
         eps_c,
-        kappa,
-        pulses,
+        opt.kappa,
+        opt.pulses,
     )
 
 
@@ -511,22 +516,20 @@ def bb84_expected_counts(
     mu = check_intensities(intensities)
     p = check_intensity_probs(intensity_probs)
     q_x = open_unit_array(basis_prob, "basis_prob")
-    block = real_array(block_size, "block_size")
-    if np.any(block <= 0.0):
-        raise ValueError(f"block_size={block_size!r} must be > 0")
-    p_ap = real_array(afterpulse_prob, "afterpulse_prob")
+    block = check_block_sizes(block_size)
+    p_ap = real_array(afterpulse_prob, "afterpulse_prob", finite=True)
     if np.any(p_ap < 0.0) or np.any(p_ap >= 1.0):
         raise ValueError(f"afterpulse_prob={afterpulse_prob!r} not in [0, 1)")
-    eta = real_array(transmittance, "transmittance")
-    y0 = real_array(background_yield, "background_yield")
-    e_d = real_array(misalignment_prob, "misalignment_prob")
+    eta = real_array(transmittance, "transmittance", finite=True)
+    y0 = real_array(background_yield, "background_yield", finite=True)
+    e_d = real_array(misalignment_prob, "misalignment_prob", finite=True)
     mu, p, eta, y0, e_d, p_ap, q_x, block = align_batch(
         (mu, 1), (p, 1), (eta, 0), (y0, 0), (e_d, 0), (p_ap, 0), (q_x, 0), (block, 0)
     )
-    counts = expected_counts_unchecked(eta, y0, e_d, p_ap, mu, p, q_x, block)
-    if np.any(~np.isfinite(counts.pulses)):
-        raise ValueError("no detections are expected (transmittance and background yield are 0)")
-    return counts._replace(pulses=as_float_or_array(counts.pulses))
+    return finished_counts(
+        expected_counts_unchecked(eta, y0, e_d, p_ap, mu, p, q_x, block),
+        "no detections are expected (transmittance and background yield are 0)",
+    )
 
 
 def link_inputs(params: Any, length_km: Any) -> tuple[np.ndarray, float, float]:
@@ -608,16 +611,12 @@ def bb84_finite_key_rate(
     return bb84_finite_key_length(
         intensities=source.intensities,
         intensity_probs=source.probabilities,
-        detections_x=counts.detections_x,
-        errors_x=counts.errors_x,
-        detections_z=counts.detections_z,
-        errors_z=counts.errors_z,
+        **counts._asdict(),
         eps_sec=eps_sec,
         eps_cor=eps_cor,
         secrecy_per_bit=secrecy_per_bit,
         sampling_bound=sampling_bound,
         ec_inefficiency=params.ec_inefficiency,
-        pulses=counts.pulses,
     )
 
 
@@ -687,14 +686,13 @@ def optimize_bb84_finite_key(
     """
     lengths = np.atleast_1d(np.asarray(length_km, dtype=float))
     eta, y0, e_d = link_inputs(params, lengths)
-    p_ap = float(real_array(afterpulse_prob, "afterpulse_prob"))
+    p_ap = float(real_array(afterpulse_prob, "afterpulse_prob", finite=True))
     if not 0.0 <= p_ap < 1.0:
         raise ValueError(f"afterpulse_prob={afterpulse_prob!r} not in [0, 1)")
-    eps_s, eps_c, kappa = check_security(eps_sec, eps_cor, secrecy_per_bit)
-    weak, block = float(params.source.weak_decoy_intensity), check_block(block_size)
-    f = np.asarray(check_ec(params.ec_inefficiency, None)[0])
-    key_at = model_key((eta, y0, e_d, p_ap), f, weak, block, eps_c, check_sampling(sampling_bound))
-    return optimise_protocol(key_at, lengths, weak, block, eps_s, eps_c, kappa, BB84FiniteKey)
+    link = (eta, y0, e_d, p_ap)
+    weak = float(params.source.weak_decoy_intensity)
+    options = (block_size, eps_sec, eps_cor, secrecy_per_bit, sampling_bound)
+    return optimise_link(model_key, link, lengths, weak, params, options, BB84FiniteKey)
 
 
 def model_key(link: tuple, f: Any, weak: float, block: float, eps_cor: Any, bound: str) -> Any:

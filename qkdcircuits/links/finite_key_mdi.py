@@ -85,7 +85,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from qkdcircuits._validation import as_float_or_array
 from qkdcircuits.links.decoy import mdi_gains
 from qkdcircuits.links.finite_key import (
     DEFAULT_EPS_COR,
@@ -95,20 +94,18 @@ from qkdcircuits.links.finite_key import (
     KeyLengthFields,
     align_batch,
     binary_entropy_clipped,
-    check_block,
-    check_ec,
+    check_block_sizes,
     check_intensities,
     check_intensity_probs,
-    check_pulses,
-    check_sampling,
-    check_security,
+    check_key_options,
     chernoff_unchecked,
     count_array,
     decode_settings,
     evaluate_key,
+    finished_counts,
     leak_terms,
     open_unit_array,
-    optimise_protocol,
+    optimise_link,
     phase_error_terms,
     real_array,
 )
@@ -432,10 +429,9 @@ def mdi_finite_key_length(
     )
     nz, mz = check_table(detections_z, errors_z, "z")
     nx, mx = check_table(detections_x, errors_x, "x")
-    eps_s, eps_c, kappa = check_security(eps_sec, eps_cor, secrecy_per_bit)
-    sampling_bound = check_sampling(sampling_bound)
-    f, leak = check_ec(ec_inefficiency, ec_leak_bits)
-    pulses = math.nan if pulses is None else check_pulses(pulses)
+    opt = check_key_options(
+        eps_sec, eps_cor, secrecy_per_bit, sampling_bound, ec_inefficiency, ec_leak_bits, pulses
+    )
     mu_a, mu_b, p_a, p_b, nz, mz, nx, mx, eps_c, f = align_batch(
         (mu_a, 1),
         (mu_b, 1),
@@ -445,19 +441,19 @@ def mdi_finite_key_length(
         (mz, 2),
         (nx, 2),
         (mx, 2),
-        (eps_c, 0),
-        (f, 0),
+        (opt.eps_cor, 0),
+        (opt.ec_inefficiency, 0),
     )
+    settings, counts = (mu_a, mu_b, p_a, p_b), (nz, mz, nx, mx)
+    bound, leak = opt.sampling_bound, opt.ec_leak_bits
     return evaluate_key(
         MDIFiniteKey,
-        lambda eps: key_terms(
-            (mu_a, mu_b, p_a, p_b), (nz, mz, nx, mx), eps, eps_c, f, leak, sampling_bound
-        ),
+        lambda eps: key_terms(settings, counts, eps, eps_c, f, leak, bound),
         nz.sum(axis=(0, 1)),
-        eps_s,
+        opt.eps_sec,
         eps_c,
-        kappa,
-        pulses,
+        opt.kappa,
+        opt.pulses,
     )
 
 
@@ -544,14 +540,12 @@ def mdi_expected_counts(
     """
     settings = party_settings(intensities, intensity_probs, intensities_b, intensity_probs_b)
     q_z = open_unit_array(basis_prob, "basis_prob")
-    block = real_array(block_size, "block_size")
-    if np.any(block <= 0.0):
-        raise ValueError(f"block_size={block_size!r} must be > 0")
+    block = check_block_sizes(block_size)
     mu_a, p_a, mu_b, p_b = settings
-    eta_a = real_array(transmittance_a, "transmittance_a")
-    eta_b = real_array(transmittance_b, "transmittance_b")
-    p_d = real_array(dark_count_prob, "dark_count_prob")
-    e_d = real_array(misalignment_prob, "misalignment_prob")
+    eta_a = real_array(transmittance_a, "transmittance_a", finite=True)
+    eta_b = real_array(transmittance_b, "transmittance_b", finite=True)
+    p_d = real_array(dark_count_prob, "dark_count_prob", finite=True)
+    e_d = real_array(misalignment_prob, "misalignment_prob", finite=True)
     mu_a, mu_b, p_a, p_b, eta_a, eta_b, p_d, e_d, q_z, block = align_batch(
         (mu_a, 1),
         (mu_b, 1),
@@ -564,10 +558,10 @@ def mdi_expected_counts(
         (q_z, 0),
         (block, 0),
     )
-    counts = expected_counts_unchecked(eta_a, eta_b, p_d, e_d, (mu_a, mu_b, p_a, p_b), q_z, block)
-    if np.any(~np.isfinite(counts.pulses)):
-        raise ValueError("the link announces no events (transmittances and dark counts are 0)")
-    return counts._replace(pulses=as_float_or_array(counts.pulses))
+    return finished_counts(
+        expected_counts_unchecked(eta_a, eta_b, p_d, e_d, (mu_a, mu_b, p_a, p_b), q_z, block),
+        "the link announces no events (transmittances and dark counts are 0)",
+    )
 
 
 def link_inputs(
@@ -580,7 +574,7 @@ def link_inputs(
         eta_a = np.asarray(params.transmittance_a, dtype=float)
         eta_b = np.asarray(params.transmittance_b, dtype=float)
     else:
-        fraction = float(real_array(relay_fraction, "relay_fraction"))
+        fraction = float(real_array(relay_fraction, "relay_fraction", finite=True))
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"relay_fraction={relay_fraction!r} not in [0, 1]")
         total = np.asarray(length_km, dtype=float)
@@ -657,16 +651,12 @@ def mdi_finite_key_rate(
         intensity_probs=params.source_a.probabilities,
         intensities_b=params.source_b.intensities,
         intensity_probs_b=params.source_b.probabilities,
-        detections_z=counts.detections_z,
-        errors_z=counts.errors_z,
-        detections_x=counts.detections_x,
-        errors_x=counts.errors_x,
+        **counts._asdict(),
         eps_sec=eps_sec,
         eps_cor=eps_cor,
         secrecy_per_bit=secrecy_per_bit,
         sampling_bound=sampling_bound,
         ec_inefficiency=params.ec_inefficiency,
-        pulses=counts.pulses,
     )
 
 
@@ -724,12 +714,10 @@ def optimize_mdi_finite_key(
     '3.64e-05'
     """
     lengths = np.atleast_1d(np.asarray(length_km, dtype=float))
-    eps_s, eps_c, kappa = check_security(eps_sec, eps_cor, secrecy_per_bit)
-    weak, block = float(params.source_a.weak_decoy_intensity), check_block(block_size)
-    f = np.asarray(check_ec(params.ec_inefficiency, None)[0])
     link = link_inputs(params, lengths, relay_fraction)
-    key_at = model_key(link, f, weak, block, eps_c, check_sampling(sampling_bound))
-    return optimise_protocol(key_at, lengths, weak, block, eps_s, eps_c, kappa, MDIFiniteKey)
+    weak = float(params.source_a.weak_decoy_intensity)
+    options = (block_size, eps_sec, eps_cor, secrecy_per_bit, sampling_bound)
+    return optimise_link(model_key, link, lengths, weak, params, options, MDIFiniteKey)
 
 
 def model_key(link: tuple, f: Any, weak: float, block: float, eps_cor: Any, bound: str) -> Any:

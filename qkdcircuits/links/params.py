@@ -51,6 +51,7 @@ from qkdcircuits._validation import (
     check_positive,
     check_probability,
     check_real,
+    real_array,
 )
 
 __all__ = [
@@ -234,16 +235,6 @@ class FiberChannel:
         """
         length = check_lengths(length_km, "length_km")
         return 10.0 ** (-(self.loss_db_per_km * length + self.extra_loss_db) / 10.0)
-
-
-def real_array(value: Any, name: str) -> np.ndarray:
-    """``value`` as a float array; ``TypeError`` naming ``name`` for booleans and non-numbers."""
-    if isinstance(value, bool) or (isinstance(value, np.ndarray) and value.dtype == bool):
-        raise TypeError(f"{name}={value!r} must be a real number or an array of them")
-    try:
-        return np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}={value!r} must be a real number or an array of them") from exc
 
 
 def check_lengths(value: Any, name: str) -> np.ndarray:
