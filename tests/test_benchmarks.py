@@ -105,6 +105,19 @@ def test_bench_pbft_quick():
 
 
 @pytest.mark.slow
+def test_bench_network_quick():
+    values = run_quick("bench_network.py")
+    assert set(values) == {
+        "nodes_100_sim_s_per_s",
+        "nodes_300_sim_s_per_s",
+        "speedup",
+        "heap_vs_simpy",
+    }
+    assert values["speedup"] > 1  # the vectorised simulation beats the per-link loop
+    assert all(v > 0 for v in values.values() if math.isfinite(v))
+
+
+@pytest.mark.slow
 def test_bench_rl_quick():
     values = run_quick("bench_rl.py")
     assert set(values) == {"env_steps_per_s", "vec_env_steps_per_s", "train_steps_per_s"}

@@ -28,7 +28,12 @@ from qkdcircuits._validation import (
 from qkdcircuits.analysis.statistics import INTERVAL_METHODS, QBEREstimate, estimate_qber
 from qkdcircuits.circuits.bb84 import BASES
 from qkdcircuits.circuits.mdi import bob_flip, heralded_outcomes
-from qkdcircuits.engine._sampling import bit_distribution, mix, product_distribution
+from qkdcircuits.engine._sampling import (
+    bit_distribution,
+    check_chunk_rounds,
+    mix,
+    product_distribution,
+)
 from qkdcircuits.execution import ExecutionTarget
 from qkdcircuits.noise import ArmNoise
 
@@ -49,6 +54,7 @@ class RunSetup:
     z_basis_prob: float
     confidence: float
     interval: str
+    chunk_rounds: int | None = None
 
     def provenance(self) -> dict[str, Any]:
         """Seed, source and shots for result metadata."""
@@ -65,13 +71,16 @@ def prepare_run(
     *,
     bytes_per_round: int = 0,
     counts_path: str | None = None,
+    chunk_rounds: int | None = None,
 ) -> RunSetup:
     """Check every argument under the caller's parameter names, then build the Generator.
 
     ``target`` is the caller's :class:`~qkdcircuits.execution.ExecutionTarget` (validated when
     it was built). Nothing runs before this returns, so a bad backend, a probability out of
     range or more rounds than memory holds fail at once. ``bytes_per_round`` is what the result
-    keeps per round (checked by :func:`check_round_memory`, which names ``counts_path``).
+    keeps per round (checked by :func:`check_round_memory`, which names ``counts_path``);
+    ``chunk_rounds`` is the counts path's chunk size (see
+    :func:`qkdcircuits.engine._sampling.check_chunk_rounds`).
     """
     rounds = check_positive_int(rounds, "rounds")
     z_basis_prob = check_probability(z_basis_prob, "z_basis_prob")
@@ -80,6 +89,7 @@ def prepare_run(
     if bytes_per_round:
         check_round_memory(rounds, bytes_per_round, counts_path)
     rng = as_generator(seed)
+    chunk_rounds = check_chunk_rounds(chunk_rounds, rounds)
     return RunSetup(
         rounds=rounds,
         rng=rng,
@@ -89,6 +99,7 @@ def prepare_run(
         z_basis_prob=z_basis_prob,
         confidence=confidence,
         interval=interval,
+        chunk_rounds=chunk_rounds,
     )
 
 

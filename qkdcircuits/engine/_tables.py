@@ -11,16 +11,27 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
 
 from qkdcircuits._validation import BASES
 from qkdcircuits.circuits.bb84 import bb84_circuit
-from qkdcircuits.circuits.mdi import mdi_bsm_circuit
-from qkdcircuits.engine._common import depolarize_input
+from qkdcircuits.circuits.mdi import check_variant, mdi_bsm_circuit
+from qkdcircuits.engine._common import (
+    RunSetup,
+    SiftingLookup,
+    bb84_lookup,
+    bb84_metadata,
+    depolarize_input,
+    mdi_lookup,
+    mdi_metadata,
+    prepare_run,
+)
 from qkdcircuits.execution import ExecutionTarget
-from qkdcircuits.noise import ArmNoise
+from qkdcircuits.noise import ArmNoise, check_arm, split_arm_noise
 
 MDI_SHAPE = (2, 2, 2, 2, 4)
 """Axes of an MDI-QKD table: alice_basis, alice_bit, bob_basis, bob_bit, bsm."""
@@ -133,3 +144,63 @@ def bb84_table(arm: ArmNoise, target: ExecutionTarget, seed: int | None) -> np.n
         rows = run_rows(bb84_circuits(arm), target, seed)
     table = depolarize_input(rows.reshape(BB84_SHAPE), arm.depolarizing_prob, axis=0)
     return np.array(table, dtype=float)
+
+
+@dataclass(frozen=True)
+class ProtocolRun:
+    """A checked MDI-QKD or BB84 run and its outcome table, ready to be sampled.
+
+    ``pattern`` describes the packed setting bits for
+    :func:`qkdcircuits.engine._common.setting_probs`; ``metadata`` is the result's metadata.
+    """
+
+    run: RunSetup
+    table: np.ndarray
+    lookup: SiftingLookup
+    pattern: str
+    metadata: dict[str, Any]
+
+
+def prepare_mdi(
+    rounds: int,
+    variant: str,
+    noise: Any,
+    z_basis_prob: float,
+    seed: Any,
+    execution: dict[str, Any],
+    confidence: float,
+    interval: str,
+    **checks: Any,
+) -> ProtocolRun:
+    """Check an MDI-QKD run, then compute its table.
+
+    ``execution`` holds the ``backend``, ``sampler``, ``shots`` and ``noise_model`` keywords of
+    the public function (an :class:`~qkdcircuits.execution.ExecutionTarget`), ``checks`` the
+    memory and chunk checks of :func:`~qkdcircuits.engine._common.prepare_run`.
+    """
+    variant = check_variant(variant)
+    alice, bob = split_arm_noise(noise)
+    target = ExecutionTarget(**execution)
+    run = prepare_run(rounds, seed, target, z_basis_prob, confidence, interval, **checks)
+    table = mdi_table(variant, alice, bob, run.target, run.circuit_seed)
+    metadata = mdi_metadata(variant, alice, bob, run.z_basis_prob, run.provenance())
+    return ProtocolRun(run, table, mdi_lookup(variant), "bcbc", metadata)
+
+
+def prepare_bb84(
+    rounds: int,
+    noise: Any,
+    z_basis_prob: float,
+    seed: Any,
+    execution: dict[str, Any],
+    confidence: float,
+    interval: str,
+    **checks: Any,
+) -> ProtocolRun:
+    """Check a BB84 run (as :func:`prepare_mdi`), then compute its table."""
+    noise = check_arm(noise, "noise")
+    target = ExecutionTarget(**execution)
+    run = prepare_run(rounds, seed, target, z_basis_prob, confidence, interval, **checks)
+    table = bb84_table(noise, run.target, run.circuit_seed)
+    metadata = bb84_metadata(noise, run.z_basis_prob, run.provenance())
+    return ProtocolRun(run, table, bb84_lookup(), "bcb", metadata)

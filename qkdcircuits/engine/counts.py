@@ -27,23 +27,17 @@ from typing import Any
 import numpy as np
 
 from qkdcircuits._validation import SeedLike
-from qkdcircuits.circuits.mdi import check_variant
 from qkdcircuits.engine._common import (
     RoundSummary,
-    RunSetup,
     SiftingLookup,
     bb84_lookup,
-    bb84_metadata,
     mdi_lookup,
-    mdi_metadata,
-    prepare_run,
     rounds_statistics,
     setting_probs,
 )
-from qkdcircuits.engine._sampling import COUNT_BLOCK_ROUNDS, check_chunk_rounds, sample_counts
-from qkdcircuits.engine._tables import bb84_table, mdi_table
-from qkdcircuits.execution import ExecutionTarget
-from qkdcircuits.noise import NOISELESS, ArmNoise, check_arm, split_arm_noise
+from qkdcircuits.engine._sampling import COUNT_BLOCK_ROUNDS, sample_counts
+from qkdcircuits.engine._tables import ProtocolRun, prepare_bb84, prepare_mdi
+from qkdcircuits.noise import NOISELESS, ArmNoise
 
 __all__ = ["COUNT_BLOCK_ROUNDS", "RoundCounts", "simulate_bb84_counts", "simulate_mdi_counts"]
 
@@ -134,24 +128,17 @@ class RoundCounts(RoundSummary):
         )
 
 
-def _counts(
-    run: RunSetup,
-    table: np.ndarray,
-    lookup: SiftingLookup,
-    pattern: str,
-    chunk_rounds: int | None,
-    metadata: dict[str, Any],
-) -> RoundCounts:
-    n_outcomes = table.shape[-1]
-    rows = table.reshape(-1, n_outcomes)
+def _counts(protocol: ProtocolRun) -> RoundCounts:
+    """Sample the histogram of a checked run and gather its statistics."""
+    run, table = protocol.run, protocol.table
     histogram, chunks = sample_counts(
         run.rng,
         run.rounds,
-        rows,
-        setting_probs(run.z_basis_prob, pattern),
-        chunk_rounds=chunk_rounds,
+        table.reshape(-1, table.shape[-1]),
+        setting_probs(run.z_basis_prob, protocol.pattern),
+        chunk_rounds=run.chunk_rounds,
     )
-    z, x, heralded = rounds_statistics(histogram, lookup, run, table=table)
+    z, x, heralded = rounds_statistics(histogram, protocol.lookup, run, table=table)
     return RoundCounts(
         rounds=run.rounds,
         histogram=histogram,
@@ -160,7 +147,7 @@ def _counts(
         z=z,
         x=x,
         heralded=heralded,
-        metadata={**metadata, "counts_only": True, "chunk_rounds": chunk_rounds},
+        metadata={**protocol.metadata, "counts_only": True, "chunk_rounds": run.chunk_rounds},
     )
 
 
@@ -211,14 +198,20 @@ interval
     >>> abs(counts.qber_z - 0.02 * (1 - 0.02 / 2)) < 1e-4, counts.heralding_rate
     (True, 1.0)
     """
-    variant = check_variant(variant)
-    alice, bob = split_arm_noise(noise)
-    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
-    run = prepare_run(rounds, seed, target, z_basis_prob, confidence, interval)
-    chunk_rounds = check_chunk_rounds(chunk_rounds, run.rounds)
-    table = mdi_table(variant, alice, bob, run.target, run.circuit_seed)
-    metadata = mdi_metadata(variant, alice, bob, run.z_basis_prob, run.provenance())
-    return _counts(run, table, mdi_lookup(variant), "bcbc", chunk_rounds, metadata)
+    execution = {"backend": backend, "sampler": sampler, "shots": shots, "noise_model": noise_model}
+    return _counts(
+        prepare_mdi(
+            rounds,
+            variant,
+            noise,
+            z_basis_prob,
+            seed,
+            execution,
+            confidence,
+            interval,
+            chunk_rounds=chunk_rounds,
+        )
+    )
 
 
 def simulate_bb84_counts(
@@ -263,10 +256,16 @@ def simulate_bb84_counts(
     >>> abs(counts.qber_x - 0.05) < 1e-4
     True
     """
-    noise = check_arm(noise, "noise")
-    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
-    run = prepare_run(rounds, seed, target, z_basis_prob, confidence, interval)
-    chunk_rounds = check_chunk_rounds(chunk_rounds, run.rounds)
-    table = bb84_table(noise, run.target, run.circuit_seed)
-    metadata = bb84_metadata(noise, run.z_basis_prob, run.provenance())
-    return _counts(run, table, bb84_lookup(), "bcb", chunk_rounds, metadata)
+    execution = {"backend": backend, "sampler": sampler, "shots": shots, "noise_model": noise_model}
+    return _counts(
+        prepare_bb84(
+            rounds,
+            noise,
+            z_basis_prob,
+            seed,
+            execution,
+            confidence,
+            interval,
+            chunk_rounds=chunk_rounds,
+        )
+    )

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -31,16 +31,17 @@ from qkdcircuits._validation import SeedLike
 from qkdcircuits.circuits.mdi import bob_flip, check_variant, heralded_outcomes
 from qkdcircuits.engine._common import (
     RoundSummary,
-    bb84_lookup,
-    bb84_metadata,
-    mdi_lookup,
-    mdi_metadata,
-    prepare_run,
     rounds_statistics,
     setting_probs,
 )
 from qkdcircuits.engine._sampling import sample_table
-from qkdcircuits.engine._tables import bb84_table, mdi_table
+from qkdcircuits.engine._tables import (
+    ProtocolRun,
+    bb84_table,
+    mdi_table,
+    prepare_bb84,
+    prepare_mdi,
+)
 from qkdcircuits.execution import ExecutionTarget
 from qkdcircuits.noise import NOISELESS, ArmNoise, check_arm, split_arm_noise
 
@@ -152,8 +153,33 @@ class _Rounds(RoundSummary):
         for name in ("settings", "outcomes", "table"):
             getattr(self, name).setflags(write=False)
 
+    # Positions of Alice's basis, Alice's bit and Bob's basis in the packed setting byte.
+    _ALICE_BASIS_BIT: ClassVar[int]
+    _ALICE_BIT_BIT: ClassVar[int]
+    _BOB_BASIS_BIT: ClassVar[int]
+
     def _setting_bit(self, position: int) -> np.ndarray:
         return (self.settings >> np.uint8(position)) & np.uint8(1)
+
+    @cached_property
+    def alice_basis(self) -> np.ndarray:
+        """Alice's basis per round (0 = Z, 1 = X)."""
+        return self._setting_bit(self._ALICE_BASIS_BIT)
+
+    @cached_property
+    def alice_bits(self) -> np.ndarray:
+        """Alice's bit per round."""
+        return self._setting_bit(self._ALICE_BIT_BIT)
+
+    @cached_property
+    def bob_basis(self) -> np.ndarray:
+        """Bob's basis per round (0 = Z, 1 = X)."""
+        return self._setting_bit(self._BOB_BASIS_BIT)
+
+    @cached_property
+    def error_mask(self) -> np.ndarray:
+        """Sifted rounds in which Bob's key bit differs from Alice's."""
+        return self.sifted_mask & (self.alice_bits != self.bob_key_bits)
 
     def sifted_key(self, basis: str = "Z") -> tuple[np.ndarray, np.ndarray]:
         """Alice's and Bob's sifted bits in ``basis`` (Bob's after any flip), as uint8 arrays.
@@ -166,6 +192,9 @@ class _Rounds(RoundSummary):
         code = 0 if self.qber(basis).basis == "Z" else 1
         mask = self.sifted_mask & (self.alice_basis == code)
         return self.alice_bits[mask], self.bob_key_bits[mask]
+
+
+_R = TypeVar("_R", bound=_Rounds)
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -199,20 +228,7 @@ class MDIRounds(_Rounds):
     (True, 0.0)
     """
 
-    @cached_property
-    def alice_basis(self) -> np.ndarray:
-        """Alice's basis per round (0 = Z, 1 = X)."""
-        return self._setting_bit(3)
-
-    @cached_property
-    def alice_bits(self) -> np.ndarray:
-        """Alice's bit per round."""
-        return self._setting_bit(2)
-
-    @cached_property
-    def bob_basis(self) -> np.ndarray:
-        """Bob's basis per round (0 = Z, 1 = X)."""
-        return self._setting_bit(1)
+    _ALICE_BASIS_BIT, _ALICE_BIT_BIT, _BOB_BASIS_BIT = 3, 2, 1
 
     @cached_property
     def bob_bits(self) -> np.ndarray:
@@ -239,11 +255,6 @@ class MDIRounds(_Rounds):
         """Heralded rounds in which Alice's and Bob's bases agree."""
         return self.heralded_mask & (self.alice_basis == self.bob_basis)
 
-    @cached_property
-    def error_mask(self) -> np.ndarray:
-        """Sifted rounds in which Bob's key bit differs from Alice's."""
-        return self.sifted_mask & (self.alice_bits != self.bob_key_bits)
-
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class BB84Rounds(_Rounds):
@@ -262,20 +273,7 @@ class BB84Rounds(_Rounds):
     (1.0, True)
     """
 
-    @cached_property
-    def alice_basis(self) -> np.ndarray:
-        """Alice's basis per round (0 = Z, 1 = X)."""
-        return self._setting_bit(2)
-
-    @cached_property
-    def alice_bits(self) -> np.ndarray:
-        """Alice's bit per round."""
-        return self._setting_bit(1)
-
-    @cached_property
-    def bob_basis(self) -> np.ndarray:
-        """Bob's measurement basis per round (0 = Z, 1 = X)."""
-        return self._setting_bit(0)
+    _ALICE_BASIS_BIT, _ALICE_BIT_BIT, _BOB_BASIS_BIT = 2, 1, 0
 
     @property
     def bob_bits(self) -> np.ndarray:
@@ -296,11 +294,6 @@ class BB84Rounds(_Rounds):
     def sifted_mask(self) -> np.ndarray:
         """Rounds in which Alice's and Bob's bases agree."""
         return self.alice_basis == self.bob_basis
-
-    @cached_property
-    def error_mask(self) -> np.ndarray:
-        """Sifted rounds in which Bob's bit differs from Alice's."""
-        return self.sifted_mask & (self.alice_bits != self.outcomes)
 
 
 def simulate_mdi(
@@ -359,34 +352,20 @@ def simulate_mdi(
     >>> abs(result.qber_z - 0.02 * (1 - 0.02 / 2)) < 3e-3
     True
     """
-    variant = check_variant(variant)
-    alice, bob = split_arm_noise(noise)
-    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
-    run = prepare_run(
+    execution = {"backend": backend, "sampler": sampler, "shots": shots, "noise_model": noise_model}
+    protocol = prepare_mdi(
         rounds,
-        seed,
-        target,
+        variant,
+        noise,
         z_basis_prob,
+        seed,
+        execution,
         confidence,
         interval,
         bytes_per_round=BYTES_PER_ROUND,
         counts_path="simulate_mdi_counts",
     )
-    table = mdi_table(variant, alice, bob, run.target, run.circuit_seed)
-    settings, outcomes, histogram = sample_table(
-        run.rng, run.rounds, table.reshape(16, 4), setting_probs(run.z_basis_prob, "bcbc")
-    )
-    z, x, heralded = rounds_statistics(histogram, mdi_lookup(variant), run, table=table)
-    return MDIRounds(
-        rounds=run.rounds,
-        settings=settings,
-        outcomes=outcomes,
-        table=table,
-        z=z,
-        x=x,
-        heralded=heralded,
-        metadata=mdi_metadata(variant, alice, bob, run.z_basis_prob, run.provenance()),
-    )
+    return _sample_rounds(MDIRounds, protocol)
 
 
 def simulate_bb84(
@@ -432,30 +411,38 @@ def simulate_bb84(
     >>> abs(result.qber_x - 0.05) < 5e-3
     True
     """
-    noise = check_arm(noise, "noise")
-    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
-    run = prepare_run(
+    execution = {"backend": backend, "sampler": sampler, "shots": shots, "noise_model": noise_model}
+    protocol = prepare_bb84(
         rounds,
-        seed,
-        target,
+        noise,
         z_basis_prob,
+        seed,
+        execution,
         confidence,
         interval,
         bytes_per_round=BYTES_PER_ROUND,
         counts_path="simulate_bb84_counts",
     )
-    table = bb84_table(noise, run.target, run.circuit_seed)
+    return _sample_rounds(BB84Rounds, protocol)
+
+
+def _sample_rounds(cls: type[_R], protocol: ProtocolRun) -> _R:
+    """Sample the rounds of a checked run and gather their statistics into ``cls``."""
+    run, table = protocol.run, protocol.table
     settings, outcomes, histogram = sample_table(
-        run.rng, run.rounds, table.reshape(8, 2), setting_probs(run.z_basis_prob, "bcb")
+        run.rng,
+        run.rounds,
+        table.reshape(-1, table.shape[-1]),
+        setting_probs(run.z_basis_prob, protocol.pattern),
     )
-    z, x, _ = rounds_statistics(histogram, bb84_lookup(), run, table=table)
-    return BB84Rounds(
+    z, x, heralded = rounds_statistics(histogram, protocol.lookup, run, table=table)
+    return cls(
         rounds=run.rounds,
         settings=settings,
         outcomes=outcomes,
         table=table,
         z=z,
         x=x,
-        heralded=run.rounds,
-        metadata=bb84_metadata(noise, run.z_basis_prob, run.provenance()),
+        heralded=heralded,
+        metadata=protocol.metadata,
     )

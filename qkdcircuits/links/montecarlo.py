@@ -92,7 +92,6 @@ from qkdcircuits._validation import (
     SeedLike,
     as_generator,
     check_probability,
-    derive_int_seed,
     int_seed,
 )
 from qkdcircuits.links.evaluation import (
@@ -1029,7 +1028,7 @@ def simulate_link(
     >>> simulate_link(protocol="bb84-decoy", length_km=20.0, pulses=1000, seed=3).verdict
     'insufficient-statistics'
     """
-    from qkdcircuits.execution import describe_target, table_shots
+    from qkdcircuits.execution import ExecutionTarget
 
     pulses = _check_pulses(pulses)
     z_basis_prob = check_probability(z_basis_prob, "z_basis_prob")
@@ -1048,9 +1047,7 @@ def simulate_link(
     decoy = check_decoy(resolved.protocol, decoy)
     if optimize:
         resolved = _with_signal(resolved, optimize_intensities(resolved, decoy=decoy).intensities)
-    # Shot-based tables get an integer seed even from a Generator, so runs stay reproducible.
-    used_shots = table_shots(backend, sampler, shots)
-    circuit_seed = int_seed(seed) if used_shots is None else derive_int_seed(seed, rng)
+    target = ExecutionTarget(backend=backend, sampler=sampler, shots=shots, noise_model=noise_model)
     _split_qubit_noise(resolved.protocol, qubit_noise)  # validate before running anything
     table = qubit_outcome_table(
         resolved,
@@ -1059,14 +1056,14 @@ def simulate_link(
         sampler=sampler,
         shots=shots,
         noise_model=noise_model,
-        seed=circuit_seed,
+        seed=target.circuit_seed(seed, rng),
     )
     counts = sample_link_counts(
         resolved, pulses=pulses, seed=rng, z_basis_prob=z_basis_prob, table=table
     )
     evaluation = analyse_counts(resolved, counts, decoy=decoy)
     supported = rate_at_confidence(resolved, counts, decoy=decoy, confidence=float(confidence))
-    source = describe_target(backend, sampler, shots)
+    source = target.description
     noise = noise_model_record(noise_model)
     reproducible = (
         int_seed(seed) is not None

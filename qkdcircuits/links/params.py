@@ -42,7 +42,7 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -354,8 +354,67 @@ def _check_common(obj: Any) -> None:
     _check_type(obj.detector, "detector", Detector)
 
 
+class _LinkFields:
+    """Serialisation shared by :class:`BB84DecoyParams` and :class:`MDIParams`."""
+
+    @property
+    def protocol(self) -> str:
+        """The protocol name (one of :data:`PROTOCOLS`)."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready nested ``dict`` of every field (``from_dict`` inverts it).
+
+        Returns
+        -------
+        dict
+            ``{"protocol": ..., "source": {...}, ...}``: the protocol name and every field,
+            nested objects as dicts.
+
+        Examples
+        --------
+        >>> BB84DecoyParams.gys().to_dict()["channel"]["loss_db_per_km"]
+        0.21
+        >>> MDIParams.xu2013().to_dict()["protocol"]
+        'mdi'
+        """
+        return {"protocol": self.protocol, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls: type[_P], data: dict[str, Any]) -> _P:
+        """Rebuild an object from :meth:`to_dict` output.
+
+        Parameters
+        ----------
+        data : dict
+            Output of :meth:`to_dict` (missing fields take their defaults).
+
+        Returns
+        -------
+        BB84DecoyParams or MDIParams
+            An object of the class it is called on.
+
+        Raises
+        ------
+        ValueError
+            For an unknown field, a protocol mismatch or an invalid value.
+        TypeError
+            If ``data`` (or a nested entry) is not a dict.
+
+        Examples
+        --------
+        >>> p = MDIParams.xu2013(length_km=7.0, relay_fraction=0.25)
+        >>> MDIParams.from_dict(p.to_dict()) == p
+        True
+        """
+        return _from_dict(cls, data)
+
+
+_P = TypeVar("_P", bound=_LinkFields)
+
+
 @dataclass(frozen=True)
-class BB84DecoyParams:
+class BB84DecoyParams(_LinkFields):
     """Decoy-state BB84 link: source, channel, Bob's detectors, errors, post-processing.
 
     Parameters
@@ -505,52 +564,9 @@ class BB84DecoyParams:
             self, channel=dataclasses.replace(self.channel, length_km=length_km)
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready nested ``dict`` of every field (``from_dict`` inverts it).
-
-        Returns
-        -------
-        dict
-            ``{"protocol": "bb84-decoy", "source": {...}, ...}``.
-
-        Examples
-        --------
-        >>> BB84DecoyParams.gys().to_dict()["channel"]["loss_db_per_km"]
-        0.21
-        """
-        return {"protocol": self.protocol, **dataclasses.asdict(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BB84DecoyParams:
-        """Inverse of :meth:`to_dict`.
-
-        Parameters
-        ----------
-        data : dict
-            Output of :meth:`to_dict` (missing fields take their defaults).
-
-        Returns
-        -------
-        BB84DecoyParams
-
-        Raises
-        ------
-        ValueError
-            For an unknown field, a protocol mismatch or an invalid value.
-        TypeError
-            If ``data`` (or a nested entry) is not a dict.
-
-        Examples
-        --------
-        >>> p = BB84DecoyParams.gys(length_km=3.0)
-        >>> BB84DecoyParams.from_dict(p.to_dict()) == p
-        True
-        """
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True)
-class MDIParams:
+class MDIParams(_LinkFields):
     """MDI-QKD link: two sources, two channels to the relay (Charlie), Charlie's detectors.
 
     Charlie may sit anywhere: ``channel_a.length_km`` (``L_A``) and ``channel_b.length_km``
@@ -734,52 +750,14 @@ class MDIParams:
             channel_b=dataclasses.replace(self.channel_b, length_km=length_b_km),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready nested ``dict`` of every field (``from_dict`` inverts it).
-
-        Returns
-        -------
-        dict
-            ``{"protocol": "mdi", "source_a": {...}, ...}``.
-
-        Examples
-        --------
-        >>> MDIParams.xu2013().to_dict()["detector"]["efficiency"]
-        0.145
-        """
-        return {"protocol": self.protocol, **dataclasses.asdict(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MDIParams:
-        """Inverse of :meth:`to_dict`.
-
-        Parameters
-        ----------
-        data : dict
-            Output of :meth:`to_dict` (missing fields take their defaults).
-
-        Returns
-        -------
-        MDIParams
-
-        Raises
-        ------
-        ValueError
-            For an unknown field, a protocol mismatch or an invalid value.
-        TypeError
-            If ``data`` (or a nested entry) is not a dict.
-
-        Examples
-        --------
-        >>> p = MDIParams.xu2013(length_km=7.0, relay_fraction=0.25)
-        >>> MDIParams.from_dict(p.to_dict()) == p
-        True
-        """
-        return _from_dict(cls, data)
-
 
 LinkParams = BB84DecoyParams | MDIParams
 """Either parameter class."""
+
+_CLASSES: dict[str, type[BB84DecoyParams] | type[MDIParams]] = {
+    "bb84-decoy": BB84DecoyParams,
+    "mdi": MDIParams,
+}
 
 
 def default_params(protocol: str) -> LinkParams:
@@ -804,11 +782,10 @@ def default_params(protocol: str) -> LinkParams:
     >>> default_params("mdi") == MDIParams.xu2013()
     True
     """
-    if protocol == "bb84-decoy":
-        return BB84DecoyParams.gys()
-    if protocol == "mdi":
-        return MDIParams.xu2013()
-    raise ValueError(f"protocol={protocol!r} must be one of {', '.join(map(repr, PROTOCOLS))}")
+    cls = _CLASSES.get(protocol) if isinstance(protocol, str) else None
+    if cls is None:
+        raise ValueError(f"protocol={protocol!r} must be one of {', '.join(map(repr, PROTOCOLS))}")
+    return cls()  # the reference sets are the dataclass defaults
 
 
 def params_from_dict(data: dict[str, Any]) -> LinkParams:
@@ -838,11 +815,10 @@ def params_from_dict(data: dict[str, Any]) -> LinkParams:
     if not isinstance(data, Mapping):
         raise TypeError(f"data={data!r} must be a dict")
     protocol = data.get("protocol")
-    if protocol == "bb84-decoy":
-        return BB84DecoyParams.from_dict(data)
-    if protocol == "mdi":
-        return MDIParams.from_dict(data)
-    raise ValueError(f"data['protocol']={protocol!r} must be one of {PROTOCOLS}")
+    cls = _CLASSES.get(protocol) if isinstance(protocol, str) else None
+    if cls is None:
+        raise ValueError(f"data['protocol']={protocol!r} must be one of {PROTOCOLS}")
+    return cls.from_dict(data)
 
 
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
@@ -944,14 +920,19 @@ def params_from_columns(protocol: str, values: dict[str, Any]) -> LinkParams:
         value = float(values[column])
         if column == "dead_time_s" and math.isnan(value):
             value = None
-        *parents, leaf = path.split(".")
-        node = nested
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[leaf] = value
+        _set_path(nested, path, value)
     if protocol == "mdi":
         nested["source_b"]["repetition_rate_hz"] = nested["source_a"]["repetition_rate_hz"]
     return params_from_dict(nested)
+
+
+def _set_path(tree: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``tree[a][b][c] = value`` for ``path = "a.b.c"``, creating the inner dicts."""
+    *parents, leaf = path.split(".")
+    node = tree
+    for parent in parents:
+        node = node.setdefault(parent, {})
+    node[leaf] = value
 
 
 def _leaf_paths(obj: Any, prefix: str = "") -> list[str]:
@@ -1055,9 +1036,5 @@ def with_overrides(params: LinkParams, overrides: dict[str, Any]) -> LinkParams:
             )
         value = _coerce(raw_value, name)
         for target in targets:
-            *parents, leaf = target.split(".")
-            node = changes
-            for parent in parents:
-                node = node.setdefault(parent, {})
-            node[leaf] = value
+            _set_path(changes, target, value)
     return _apply_changes(params, changes)

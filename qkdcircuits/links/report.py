@@ -678,38 +678,35 @@ def _validate(r: LinkReport) -> dict[str, Any]:
     return plain
 
 
+# Optional fields that are probabilities (or per-pulse rates) in [0, 1] when present.
+_OPTIONAL_UNIT_FIELDS = (
+    "gain_z",
+    "gain_x",
+    "qber_z",
+    "qber_x",
+    "single_photon_yield",
+    "single_photon_error",
+    "key_rate_at_confidence",
+)
+
+
 def _validate_numbers(r: LinkReport) -> None:
     for name in ("length_km", "key_rate_per_pulse", "key_rate_bps", "repetition_rate_hz"):
         _set(r, name, _float(getattr(r, name), name))
     for name in (
-        "gain_z",
-        "gain_x",
-        "qber_z",
-        "qber_x",
-        "single_photon_yield",
-        "single_photon_error",
+        *_OPTIONAL_UNIT_FIELDS,
         "single_photon_yield_lower",
         "single_photon_error_upper",
         "length_a_km",
         "length_b_km",
         "confidence",
-        "key_rate_at_confidence",
     ):
         _set(r, name, _optional_float(getattr(r, name), name))
     for name in ("length_km", "length_a_km", "length_b_km", "key_rate_bps"):
         value = getattr(r, name)
         if value is not None and value < 0:
             raise ValueError(f"{name}={value!r} must be >= 0")
-    for name in (
-        "gain_z",
-        "gain_x",
-        "qber_z",
-        "qber_x",
-        "single_photon_yield",
-        "single_photon_error",
-        "key_rate_per_pulse",
-        "key_rate_at_confidence",
-    ):
+    for name in (*_OPTIONAL_UNIT_FIELDS, "key_rate_per_pulse"):
         _in_range(getattr(r, name), name, 0.0, 1.0)
     if r.single_photon_yield_lower is not None and r.single_photon_yield_lower > 1.0:
         raise ValueError(f"single_photon_yield_lower={r.single_photon_yield_lower!r} must be <= 1")

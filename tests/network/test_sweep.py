@@ -38,7 +38,7 @@ def fail(seed: int) -> None:
 
 
 def test_a_failing_task_raises_its_error():
-    with open_executor("serial") as executor, pytest.raises(ValueError, match="task [01] failed"):
+    with open_executor("serial") as executor, pytest.raises(ValueError, match=r"task [01] failed"):
         run_tasks(fail, [(0,), (1,)], executor=executor)
 
 
