@@ -19,6 +19,7 @@ module                 what it holds
 ``simulation``         the discrete-event simulation, resources, demands, metrics, plots
 ``consensus``          PBFT replicas with weighted quorums and QKD-keyed authenticators
 ``kms``                an ETSI GS QKD 014 key-management server (optional extra ``[kms]``)
+``sweep``              sweeps of independent tasks on a process pool or a Dask cluster
 =====================  =========================================================================
 
 This package depends on :mod:`qkdcircuits` only, never on :mod:`rl`.
@@ -75,6 +76,7 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "xor",
     ),
     "network.routing": ("KeyRouter",),
+    "network.sweep": ("EXECUTORS", "SerialExecutor", "open_executor", "run_tasks"),
     "network.byzantine": (
         "BEHAVIOURS",
         "MAX_BYZANTINE_FRACTION",
