@@ -108,15 +108,16 @@ def real_array(value: Any, name: str, *, finite: bool = False) -> np.ndarray:
     Traceback (most recent call last):
     TypeError: length_km=True must be a real number or an array of them
     """
-    message = f"{name}={value!r} must be a real number or an array of them"
+    # The message is built only on failure: the repr of a large array costs far more than the
+    # check itself, and this runs on every link evaluation of the network layer.
     if isinstance(value, bool | str | bytes | complex) or (
         isinstance(value, np.ndarray) and value.dtype.kind not in "iufO"
     ):
-        raise TypeError(message)
+        raise TypeError(f"{name}={value!r} must be a real number or an array of them")
     try:
         array = np.asarray(value, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise TypeError(message) from exc
+        raise TypeError(f"{name}={value!r} must be a real number or an array of them") from exc
     if finite and not np.all(np.isfinite(array)):
         raise ValueError(f"{name}={value!r} must be finite")
     return array

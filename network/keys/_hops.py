@@ -45,21 +45,29 @@ def check_path(path: Any, name: str = "path") -> tuple[Hashable, ...]:
 
 def path_links(path: tuple[Hashable, ...], link_of: LinkOf, n_links: int) -> tuple[int, ...]:
     """The link id of every hop of ``path``, from a callable or a mapping of node pairs."""
+    if isinstance(link_of, Mapping):
+        mapping = link_of
+
+        def lookup(u: Hashable, v: Hashable) -> Any:
+            return mapping[(u, v)] if (u, v) in mapping else mapping[(v, u)]
+
+    elif callable(link_of):
+        lookup = link_of
+    else:
+        raise TypeError(
+            "link_of must be a callable (u, v) -> link id or a mapping of node pairs, "
+            f"not {type(link_of).__name__}"
+        )
     links = []
     for u, v in itertools.pairwise(path):
         try:
-            if isinstance(link_of, Mapping):
-                link = link_of[(u, v)] if (u, v) in link_of else link_of[(v, u)]
-            elif callable(link_of):
-                link = link_of(u, v)
-            else:
-                raise TypeError(
-                    "link_of must be a callable (u, v) -> link id or a mapping of node pairs, "
-                    f"not {type(link_of).__name__}"
-                )
+            link = lookup(u, v)
         except KeyError:
             raise ValueError(f"no link between {u!r} and {v!r} on path {list(path)!r}") from None
-        if isinstance(link, bool) or not isinstance(link, numbers.Integral):
+        # ``type(...) is int`` first: the common case skips the abstract-class check.
+        if type(link) is not int and (
+            isinstance(link, bool) or not isinstance(link, numbers.Integral)
+        ):
             raise TypeError(f"link_of({u!r}, {v!r}) returned {link!r}, not an integer link id")
         if not 0 <= link < n_links:
             raise ValueError(f"link_of({u!r}, {v!r}) returned link {link!r}, not in [0, {n_links})")
