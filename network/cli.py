@@ -45,6 +45,13 @@ import types
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from qkdcircuits.cli.arguments import (
+    bounded_float,
+    non_negative_float,
+    positive_count,
+    positive_float,
+)
+
 __all__ = ["add_subcommand", "register", "topologies_listing"]
 
 
@@ -176,46 +183,6 @@ def _topologies(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
-    if not 0.0 <= value <= 0.4:
-        raise argparse.ArgumentTypeError(f"{text!r} not in [0, 0.4]")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number > 0")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
-    if value != int(value) or value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return int(value)
-
-
 def _add_simulate(commands: argparse._SubParsersAction) -> None:
     from network.byzantine import BEHAVIOURS
 
@@ -235,7 +202,7 @@ def _add_simulate(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--byzantine-fraction",
-        type=_fraction,
+        type=bounded_float(0.0, 0.4),
         default=0.0,
         metavar="F",
         help="fraction of the trusted nodes that are Byzantine, in [0, 0.4] (default 0)",
@@ -257,13 +224,13 @@ def _add_simulate(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--replicas",
-        type=_count,
+        type=positive_count,
         default=7,
         metavar="N",
         help="largest PBFT committee of trusted nodes (default 7)",
     )
     parser.add_argument(
-        "--duration-s", type=_positive, default=300.0, metavar="T", help="simulated seconds"
+        "--duration-s", type=positive_float, default=300.0, metavar="T", help="simulated seconds"
     )
     parser.add_argument("--seed", type=int, default=None, help="seed of the run")
     parser.add_argument(
@@ -280,23 +247,27 @@ def _add_simulate(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--demand-rate",
-        type=_non_negative,
+        type=non_negative_float,
         default=1.0,
         metavar="HZ",
         help="key requests per second per demand pair (default 1)",
     )
     parser.add_argument(
-        "--key-bits", type=_count, default=256, metavar="N", help="bits per requested key"
+        "--key-bits", type=positive_count, default=256, metavar="N", help="bits per requested key"
     )
     parser.add_argument(
-        "--pairs", type=_count, default=None, metavar="N", help="demand pairs (default: all)"
+        "--pairs",
+        type=positive_count,
+        default=None,
+        metavar="N",
+        help="demand pairs (default: all)",
     )
     parser.add_argument(
-        "--slice-s", type=_positive, default=1.0, metavar="DT", help="time slice in seconds"
+        "--slice-s", type=positive_float, default=1.0, metavar="DT", help="time slice in seconds"
     )
     parser.add_argument(
         "--vote-interval-s",
-        type=_positive,
+        type=positive_float,
         default=10.0,
         metavar="S",
         help="seconds between voting rounds (default 10)",

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from network.cli import add_subcommand
-from qkdcircuits.cli._common import finite_float
+from qkdcircuits.cli.arguments import finite_float, non_negative_count, positive_count
 
 __all__ = ["parse_policy", "register"]
 
@@ -61,30 +61,17 @@ _ENV_OPTIONS = (
 )
 
 
-def _count(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from exc
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text!r} must be >= {minimum}")
-        return value
-
-    return parse
-
-
 def _add_env_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("environment (defaults: rl.env.ResourceAllocationEnv)")
     group.add_argument("--topology", help="scenario name or topology file (default secoqc)")
     group.add_argument("--byzantine-fraction", type=finite_float, help="in [0, 0.4] (default 0.2)")
     group.add_argument("--behaviour", help="Byzantine behaviour (default mixed)")
     group.add_argument("--defense", choices=("abft", "none"), help="default abft")
-    group.add_argument("--episode-slices", type=_count(1), help="slices per episode (200)")
+    group.add_argument("--episode-slices", type=positive_count, help="slices per episode (200)")
     group.add_argument("--slice-s", type=finite_float, help="slice length in s (1)")
     group.add_argument("--fluctuations", help="preset: default, static, stormy")
     group.add_argument("--utilisation", type=finite_float, help="demand load in (0, 1] (0.9)")
-    group.add_argument("--key-bits", type=_count(1), help="bits per key request (8192)")
+    group.add_argument("--key-bits", type=positive_count, help="bits per key request (8192)")
     group.add_argument("--qber-threshold", type=finite_float, help="security threshold (0.11)")
 
 
@@ -114,34 +101,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train the DQN allocator",
         description="Train the DQN allocator; log, checkpoint and learning curve go to --out.",
     )
-    train.add_argument("--episodes", type=_count(0), required=True, help="episodes (>= 0)")
-    train.add_argument("--seed", type=_count(0), required=True, help="seed (>= 0)")
+    train.add_argument("--episodes", type=non_negative_count, required=True, help="episodes (>= 0)")
+    train.add_argument("--seed", type=non_negative_count, required=True, help="seed (>= 0)")
     train.add_argument("--out", type=Path, required=True, help="output folder")
     train.add_argument("--device", default="auto", help="torch device (auto: CUDA if present)")
     train.add_argument(
         "--checkpoint-every",
-        type=_count(0),
+        type=non_negative_count,
         default=0,
         help="episodes between checkpoints (0: at the end only)",
     )
     train.add_argument(
         "--eval-every",
-        type=_count(0),
+        type=non_negative_count,
         default=25,
         help="episodes between evaluations of the greedy policy (0: none; default 25)",
     )
     train.add_argument(
-        "--eval-episodes", type=_count(1), default=5, help="episodes per evaluation (5)"
+        "--eval-episodes", type=positive_count, default=5, help="episodes per evaluation (5)"
     )
     train.add_argument("--include-replay", action="store_true", help="store the replay buffer")
     train.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     agent = train.add_argument_group("agent (defaults: rl.dqn.DQNConfig)")
-    agent.add_argument("--learning-starts", type=_count(1))
-    agent.add_argument("--epsilon-decay-steps", type=_count(1))
-    agent.add_argument("--beta-steps", type=_count(1))
-    agent.add_argument("--target-update-interval", type=_count(1))
-    agent.add_argument("--buffer-size", type=_count(1))
+    agent.add_argument("--learning-starts", type=positive_count)
+    agent.add_argument("--epsilon-decay-steps", type=positive_count)
+    agent.add_argument("--beta-steps", type=positive_count)
+    agent.add_argument("--target-update-interval", type=positive_count)
+    agent.add_argument("--buffer-size", type=positive_count)
     _add_env_options(train)
     train.set_defaults(handler=_train)
 
@@ -160,8 +147,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help="dqn:PATH, static, greedy or random (repeat, or comma-separate)",
     )
-    evaluate.add_argument("--episodes", type=_count(1), required=True, help="episodes (>= 1)")
-    evaluate.add_argument("--seed", type=_count(0), required=True, help="seed (>= 0)")
+    evaluate.add_argument("--episodes", type=positive_count, required=True, help="episodes (>= 1)")
+    evaluate.add_argument("--seed", type=non_negative_count, required=True, help="seed (>= 0)")
     evaluate.add_argument("--json", action="store_true", help="print JSON on stdout")
     evaluate.add_argument("--plot", type=Path, help="learning-curve image (PNG, PDF or SVG)")
     evaluate.add_argument("--device", default="cpu", help="torch device of dqn policies")

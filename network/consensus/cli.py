@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
+
+from qkdcircuits.cli.arguments import finite_float, non_negative_count, parse_value, positive_count
 
 __all__ = ["register"]
 
@@ -71,26 +72,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.set_defaults(handler=_check)
 
 
-def _int(text: str, name: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} {text!r} is not an integer") from None
-    if value < minimum:
-        raise ValueError(f"{name} {text!r} must be >= {minimum}")
-    return value
-
-
-def _float(text: str, name: str) -> float:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} {text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{name} {text!r} is not finite")
-    return value
-
-
 def _check(args: argparse.Namespace) -> int:
     from network.consensus.checker import check, replay_schedule
 
@@ -117,20 +98,30 @@ def _check(args: argparse.Namespace) -> int:
             print(f"liveness: {liveness}", file=sys.stderr)
         return 1 if outcome.violation else 0
 
-    replicas = _int(args.replicas, "--replicas", 1)
-    schedules = _int(args.schedules, "--schedules", 1)
-    seed = _int(args.seed, "--seed", 0)
-    faulty = _float(args.faulty_weight, "--faulty-weight")
+    replicas = parse_value(positive_count, args.replicas, "--replicas")
+    schedules = parse_value(positive_count, args.schedules, "--schedules")
+    seed = parse_value(non_negative_count, args.seed, "--seed")
+    faulty = parse_value(finite_float, args.faulty_weight, "--faulty-weight")
     if not 0 <= faulty <= 1:
         raise ValueError(f"--faulty-weight {args.faulty_weight!r} must be in [0, 1]")
     weights = None
     if args.weights is not None:
-        weights = tuple(_float(w, "--weights entry") for w in args.weights.split(","))
+        weights = tuple(
+            parse_value(finite_float, w, "--weights entry") for w in args.weights.split(",")
+        )
         if len(weights) != replicas:
             raise ValueError(f"--weights has {len(weights)} entries but --replicas is {replicas}")
-    f = None if args.f is None else _int(args.f, "--f", 0)
-    unsafe = None if args.unsafe_quorum is None else _float(args.unsafe_quorum, "--unsafe-quorum")
-    key_bits = None if args.key_bits is None else _int(args.key_bits, "--key-bits", 0)
+    f = None if args.f is None else parse_value(non_negative_count, args.f, "--f")
+    unsafe = (
+        None
+        if args.unsafe_quorum is None
+        else parse_value(finite_float, args.unsafe_quorum, "--unsafe-quorum")
+    )
+    key_bits = (
+        None
+        if args.key_bits is None
+        else parse_value(non_negative_count, args.key_bits, "--key-bits")
+    )
 
     from network.consensus.quorums import WeightedQuorums
 

@@ -37,6 +37,13 @@ import threading
 from typing import Any
 
 from network.cli import add_subcommand
+from qkdcircuits.cli.arguments import (
+    bounded_float,
+    non_negative_count,
+    non_negative_float,
+    positive_count,
+    positive_float,
+)
 
 __all__ = ["parse_sae", "register"]
 
@@ -107,17 +114,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--topology", required=True, help="scenario name or topology file")
     serve.add_argument("--pki", required=True, help="folder written by `abft-qkd kms pki`")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--base-port", type=int, default=0, help="first port (0: system's)")
-    serve.add_argument("--clock", choices=("realtime", "fast"), default="realtime")
-    serve.add_argument("--speed", type=float, default=None, help="fast clock speed-up (10)")
     serve.add_argument(
-        "--prefill-s", type=float, default=0.0, help="simulated seconds to run before serving"
+        "--base-port", type=non_negative_count, default=0, help="first port (0: system's)"
     )
-    serve.add_argument("--capacity-bits", type=int, default=1 << 20, help="pool size per link")
-    serve.add_argument("--byzantine-fraction", type=float, default=0.0)
+    serve.add_argument("--clock", choices=("realtime", "fast"), default="realtime")
+    serve.add_argument(
+        "--speed", type=positive_float, default=None, help="fast clock speed-up (10)"
+    )
+    serve.add_argument(
+        "--prefill-s",
+        type=non_negative_float,
+        default=0.0,
+        help="simulated seconds to run before serving",
+    )
+    serve.add_argument(
+        "--capacity-bits", type=positive_count, default=1 << 20, help="pool size per link"
+    )
+    serve.add_argument("--byzantine-fraction", type=bounded_float(0.0, 0.4), default=0.0)
     serve.add_argument("--behaviour", default="passive-copy", help="Byzantine behaviour name")
     serve.add_argument("--defense", choices=("none", "abft"), default="none")
-    serve.add_argument("--vote-interval-s", type=float, default=10.0)
+    serve.add_argument("--vote-interval-s", type=positive_float, default=10.0)
     serve.add_argument("--seed", type=int, default=None)
     serve.set_defaults(handler=_serve)
 
@@ -189,8 +205,6 @@ def _serve(args: argparse.Namespace) -> int:
         vote_interval_s=args.vote_interval_s,
         seed=args.seed,
     )
-    if args.prefill_s < 0:
-        raise ValueError(f"--prefill-s={args.prefill_s!r} must be >= 0")
     supply.advance(args.prefill_s)
     service = KeyManagementService(
         supply, {sae: by_name[name] for sae, name in sae_nodes.items()}, kme_nodes=kme_nodes

@@ -1,88 +1,14 @@
-"""Helpers the subcommands of the quantum layer share: argument types, backends, tables."""
+"""Helpers the subcommands of the quantum layer share: fake backends, tables.
+
+The ``argparse`` value types are in :mod:`qkdcircuits.cli.arguments`.
+"""
 
 from __future__ import annotations
 
-import argparse
-import math
-import re
 import sys
 from typing import Any
 
-__all__ = ["count", "fake_backend", "finite_float", "print_table"]
-
-_MAX_COUNT = 2**63 - 1
-
-
-def finite_float(text: str) -> float:
-    """``argparse`` type for a finite real number (shared by every subcommand).
-
-    Parameters
-    ----------
-    text : str
-        The command-line value.
-
-    Returns
-    -------
-    float
-
-    Raises
-    ------
-    argparse.ArgumentTypeError
-        If ``text`` is not a finite number.
-
-    Examples
-    --------
-    >>> finite_float("1e-3")
-    0.001
-    """
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not finite")
-    return value
-
-
-def count(text: str) -> int:
-    """``argparse`` type for a whole number of rounds or shots, also in ``1e12`` notation.
-
-    Parameters
-    ----------
-    text : str
-        An integer (``1000000``, ``1_000_000``) or a float literal with an integral value
-        (``1e12``, ``2.5e6``).
-
-    Returns
-    -------
-    int
-        The value; whether it is positive is checked by the function that uses it, which names
-        the parameter.
-
-    Raises
-    ------
-    argparse.ArgumentTypeError
-        If ``text`` is not a whole number or exceeds ``2**63 - 1``.
-
-    Examples
-    --------
-    >>> count("1e12"), count("1_000")
-    (1000000000000, 1000)
-    """
-    stripped = text.strip()
-    try:
-        if re.fullmatch(r"[+-]?[0-9_]+", stripped):
-            value = int(stripped)
-        else:
-            number = float(stripped)
-            if not (math.isfinite(number) and number.is_integer()):
-                raise ValueError(text)
-            value = int(number)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
-    if abs(value) > _MAX_COUNT:
-        raise argparse.ArgumentTypeError(f"{text!r} exceeds {_MAX_COUNT}")
-    return value
+__all__ = ["fake_backend", "print_table"]
 
 
 def fake_backend(name: str | None) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from qkdcircuits.cli._common import finite_float
+from qkdcircuits.cli.arguments import finite_float
 from qkdcircuits.postprocessing.cascade import CASCADE_PRESETS
 from qkdcircuits.postprocessing.distill import (
     MAX_VERIFICATION_TAG_BITS,

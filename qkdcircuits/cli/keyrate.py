@@ -61,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from qkdcircuits.cli._common import finite_float
+from qkdcircuits.cli.arguments import finite_float, positive_count
 
 __all__ = ["register"]
 
@@ -71,14 +71,6 @@ _FINITE = {"bb84-decoy": "vacuum-weak", "mdi": "three-intensity"}
 _LABELS = {"bb84-decoy": "decoy-state BB84", "mdi": "MDI-QKD"}
 _MAX_SWEEP_POINTS = 100_000
 _TABLE_ROWS = 21
-
-
-def _count(text: str) -> int:
-    """Integer that may be written as 1e12."""
-    value = finite_float(text)
-    if value != int(value) or value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return int(value)
 
 
 def _block_sizes(text: str) -> list[float]:
@@ -782,7 +774,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--pulses",
-        type=_count,
+        type=positive_count,
         default=10**10,
         metavar="N",
         help="Monte Carlo pulses (pairs) per distance, e.g. 1e12 (default 1e10)",

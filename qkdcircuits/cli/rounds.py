@@ -12,7 +12,8 @@ import math
 import sys
 from typing import Any
 
-from qkdcircuits.cli._common import count, fake_backend, finite_float, print_table
+from qkdcircuits.cli._common import fake_backend, print_table
+from qkdcircuits.cli.arguments import count, finite_float
 
 __all__ = ["register"]
 

@@ -48,7 +48,7 @@ def test_bb84_subcommand(capsys):
     [
         (["mdi", "--depolarizing", "1.5"], "depolarizing_prob"),
         (["mdi", "--rounds", "0"], "rounds"),
-        (["mdi", "--rounds", "1.5"], "--rounds: '1.5' is not a whole number"),
+        (["mdi", "--rounds", "1.5"], "--rounds: '1.5' is not an integer"),
         (["bb84", "--shots", "0"], "shots=0"),
         (
             ["mdi", "--fake-backend", "FakeProviderForBackendV2"],
