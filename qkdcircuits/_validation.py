@@ -66,7 +66,7 @@ def int_seed(seed: SeedLike) -> int | None:
 
 
 def derive_int_seed(seed: SeedLike, rng: np.random.Generator) -> int:
-    """An integer seed for transpilation and simulator shots.
+    """Derive an integer seed for transpilation and simulator shots.
 
     ``seed`` itself when it is an integer; otherwise one drawn from ``rng`` (the Generator built
     from ``seed``), so that a run seeded with a Generator is reproducible on a shot-based backend

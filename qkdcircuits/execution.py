@@ -282,13 +282,45 @@ class ExecutionTarget:
         return derive_int_seed(seed, rng)
 
     def provenance(self, seed: SeedLike) -> dict[str, Any]:
-        """Seed (an integer, else ``None``), source description and shots, for result metadata."""
+        """Describe a run on this target for result metadata.
+
+        Parameters
+        ----------
+        seed : int, numpy.random.Generator or None
+            The run's seed.
+
+        Returns
+        -------
+        dict
+            ``{"seed": int or None, "source": str, "shots": int or None}``: the seed when it is
+            an integer (else ``None``), the target's description and shots per circuit.
+        """
         return {"seed": int_seed(seed), "source": self.description, "shots": self.table_shots}
 
     def run(
         self, circuits: QuantumCircuit | Sequence[QuantumCircuit], *, seed: int | None = None
     ) -> list[OutcomeDistribution]:
-        """Run each circuit once on this target; see :func:`outcome_distributions`."""
+        """Run each circuit once on this target; see :func:`outcome_distributions`.
+
+        Parameters
+        ----------
+        circuits : qiskit.QuantumCircuit or sequence of qiskit.QuantumCircuit
+            Circuits that measure into classical bits.
+        seed : int, optional
+            Seed of the simulator's (or sampler's) shots.
+
+        Returns
+        -------
+        list of OutcomeDistribution
+            One distribution per circuit, in order (a list of one for a single circuit).
+
+        Raises
+        ------
+        TypeError
+            If an entry is not a ``QuantumCircuit`` or ``seed`` is not an int.
+        ValueError
+            If a circuit measures nothing.
+        """
         single = isinstance(circuits, QuantumCircuit)
         circuit_list = [circuits] if single else list(circuits)
         for index, circuit in enumerate(circuit_list):
@@ -596,7 +628,7 @@ def runtime_sampler(
     seed_simulator: int | None = None,
     client_side: bool = True,
 ) -> Any:
-    """An IBM Runtime ``SamplerV2`` for ``mode`` (a backend, ``Session`` or ``Batch``).
+    """Create an IBM Runtime ``SamplerV2`` for ``mode`` (a backend, ``Session`` or ``Batch``).
 
     qiskit-ibm-runtime 0.50 deprecated ``qiskit_ibm_runtime.SamplerV2`` in favour of the
     client-side ``qiskit_ibm_runtime.executor_sampler.Sampler``. This returns the client-side
@@ -662,7 +694,7 @@ def runtime_sampler(
 
 
 def _sampler_backend(sampler: Any) -> Any:
-    """The backend a sampler runs on, when it says so.
+    """Return the backend a sampler runs on, when it says so.
 
     IBM Runtime samplers expose ``backend()``; Aer's ``SamplerV2`` runs on an ``AerSimulator``
     built from its public ``options.backend_options`` (which carry any noise model), so the
@@ -689,7 +721,7 @@ def _is_aer(obj: Any) -> bool:
 
 
 def _is_ibm_runtime_backend(backend: Any) -> bool:
-    """True for a backend of ``QiskitRuntimeService`` (no ``run()``; needs a Runtime sampler)."""
+    """Tell whether ``backend`` comes from ``QiskitRuntimeService`` (no ``run()``: a sampler)."""
     if not type(backend).__module__.startswith("qiskit_ibm_runtime"):
         return False
     from qiskit_ibm_runtime import IBMBackend

@@ -82,8 +82,10 @@ class ArmNoise:
 
     @property
     def flip_probability(self) -> float:
-        """Probability that a Z- or X-basis BB84 state arrives flipped (see
-        :func:`arm_error_probability`)."""
+        """Probability that a Z- or X-basis BB84 state arrives flipped.
+
+        See :func:`arm_error_probability`.
+        """
         return arm_error_probability(
             depolarizing_prob=self.depolarizing_prob, misalignment_rad=self.misalignment_rad
         )

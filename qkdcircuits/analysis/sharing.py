@@ -51,7 +51,7 @@ def check_parties(n_parties: int, name: str = "n_parties") -> int:
 
 
 def popcount_table(n_bits: int) -> np.ndarray:
-    """Number of set bits of every integer below ``2**n_bits``."""
+    """Count the set bits of every integer below ``2**n_bits``."""
     values = np.arange(1 << n_bits)
     counts = np.zeros(values.size, dtype=np.int64)
     for i in range(n_bits):
@@ -276,7 +276,32 @@ class ThresholdScheme:
         return (self.k == 3 and self.n <= _NUM_SHARES) or (self.k == 1 and self.n == 1)
 
     def share_indices(self, nodes: Iterable[Hashable]) -> tuple[int, ...]:
-        """Sorted share indices held by ``nodes``; unknown nodes raise ``ValueError``."""
+        """Return the sorted share indices held by ``nodes``.
+
+        Parameters
+        ----------
+        nodes : hashable or iterable of hashable
+            Share holders: names from ``holders``, or share indices ``0..n-1`` when the scheme
+            has no ``holders``; one string counts as one node. Duplicates count once.
+
+        Returns
+        -------
+        tuple of int
+            The indices, sorted, each once.
+
+        Raises
+        ------
+        ValueError
+            If a node holds no share of this scheme (or is not an index ``0..n-1``).
+
+        Examples
+        --------
+        >>> ThresholdScheme(k=3, n=5, holders=("a", "b", "c", "d", "e")).share_indices("ca")
+        Traceback (most recent call last):
+        ValueError: node 'ca' holds no share of this scheme
+        >>> ThresholdScheme(k=3, n=5, holders=("a", "b", "c", "d", "e")).share_indices(["c", "a"])
+        (0, 2)
+        """
         if isinstance(nodes, (str, bytes)):
             nodes = [nodes]
         indices = set()
@@ -297,15 +322,78 @@ class ThresholdScheme:
         return tuple(sorted(indices))
 
     def can_reconstruct(self, nodes: Iterable[Hashable]) -> bool:
-        """Whether the shares held by ``nodes`` (duplicates counted once) reach the threshold."""
+        """Tell whether the shares held by ``nodes`` reach the threshold ``k``.
+
+        Parameters
+        ----------
+        nodes : hashable or iterable of hashable
+            Share holders: names from ``holders``, or share indices ``0..n-1`` when the scheme
+            has no ``holders``; one string counts as one node. Duplicates count once.
+
+        Returns
+        -------
+        bool
+            ``True`` when ``nodes`` hold at least ``k`` distinct shares.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`share_indices`.
+
+        Examples
+        --------
+        >>> scheme = ThresholdScheme(k=3, n=5)
+        >>> scheme.can_reconstruct([0, 1, 4]), scheme.can_reconstruct([0, 0, 1])
+        (True, False)
+        """
         return len(self.share_indices(nodes)) >= self.k
 
     def learns_nothing(self, nodes: Iterable[Hashable]) -> bool:
-        """Whether ``nodes`` hold fewer than ``k`` shares, hence no information on the secret."""
+        """Tell whether ``nodes`` hold fewer than ``k`` shares, hence no information on the secret.
+
+        Parameters
+        ----------
+        nodes : hashable or iterable of hashable
+            Share holders: names from ``holders``, or share indices ``0..n-1`` when the scheme
+            has no ``holders``; one string counts as one node. Duplicates count once.
+
+        Returns
+        -------
+        bool
+            ``not can_reconstruct(nodes)``: in a ((k, n)) threshold scheme with ``n < 2k`` a
+            set below the threshold learns nothing (Cleve, Gottesman and Lo, PRL 83, 648, 1999).
+
+        Raises
+        ------
+        ValueError
+            As :meth:`share_indices`.
+
+        Examples
+        --------
+        >>> ThresholdScheme(k=3, n=5).learns_nothing([3, 4])
+        True
+        """
         return not self.can_reconstruct(nodes)
 
     def encoding_circuit(self, secret: QuantumCircuit | None = None) -> QuantumCircuit:
-        """The dealer's encoder (five shares for k = 3; the last ``5 - n`` are kept back)."""
+        """Build the dealer's encoder (five shares for k = 3; the last ``5 - n`` are kept back).
+
+        Parameters
+        ----------
+        secret : qiskit.QuantumCircuit, optional
+            A one-qubit circuit that prepares the secret on share 0 before encoding; without
+            it the secret is whatever state share 0 holds.
+
+        Returns
+        -------
+        qiskit.QuantumCircuit
+            The encoder: one qubit for k = n = 1, five for k = 3.
+
+        Raises
+        ------
+        NotImplementedError
+            If no circuits exist for this ``(k, n)`` (see :attr:`has_circuits`).
+        """
         self._require_circuits()
         from qiskit import QuantumCircuit, QuantumRegister
 
@@ -319,10 +407,21 @@ class ThresholdScheme:
         return five_qubit_encoder(secret)
 
     def reconstruction_circuit(self, nodes: Iterable[Hashable]) -> QuantumCircuit:
-        """Circuit on ``k`` of the shares held by ``nodes`` that puts the secret on the first.
+        """Build a circuit on ``k`` shares held by ``nodes`` that puts the secret on the first.
 
         The first ``k`` share indices (sorted) held by ``nodes`` are used; the circuit's
         ``metadata["shares"]`` lists them in qubit order.
+
+        Parameters
+        ----------
+        nodes : hashable or iterable of hashable
+            Share holders: names from ``holders``, or share indices ``0..n-1`` when the scheme
+            has no ``holders``; one string counts as one node. Duplicates count once.
+
+        Returns
+        -------
+        qiskit.QuantumCircuit
+            The reconstruction circuit on ``k`` qubits.
 
         Raises
         ------

@@ -70,8 +70,11 @@ def binomial_interval(
 
 
 def _binomial_bounds(k: float, n: float, confidence: float, method: str) -> tuple[float, float]:
-    """Interval bounds for ``k`` successes in ``n`` trials; ``k`` and ``n`` may be non-integer
-    (an effective sample size), both formulas being analytic in them."""
+    """Return the interval bounds for ``k`` successes in ``n`` trials.
+
+    ``k`` and ``n`` may be non-integer (an effective sample size): both formulas are analytic
+    in them.
+    """
     alpha = 1.0 - confidence
     if method == "clopper-pearson":
         low = 0.0 if k <= 0 else float(stats.beta.ppf(alpha / 2, k, n - k + 1))
@@ -211,7 +214,7 @@ def estimate_qber(
 def sift_mask(
     alice_basis: np.ndarray, bob_basis: np.ndarray, heralded: np.ndarray | None = None
 ) -> np.ndarray:
-    """Rounds kept by sifting: bases agree (and the relay heralded success, when given).
+    """Mark the rounds kept by sifting: bases agree (and the relay heralded success, if given).
 
     Parameters
     ----------

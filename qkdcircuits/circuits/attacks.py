@@ -122,7 +122,9 @@ def dishonest_relay_circuit(
         ``"z-measure"``: Charlie copies both photons' Z values onto his two ancillas (a deferred
         Z measurement) and then runs the ``variant`` BSM on the dephased photons;
         ``"random"``: he announces the outcome of two fair coins (his ancillas in ``|+>``).
-    Other parameters
+
+    Other Parameters
+    ----------------
         As in :func:`qkdcircuits.circuits.mdi.mdi_bsm_circuit`.
 
     Returns
@@ -192,7 +194,7 @@ def dishonest_relay_circuit(
 
 
 def corrupted_ghz_state(n_qubits: int, *, strategy: str) -> QuantumCircuit:
-    """A GHZ source gone bad (see the module docstring).
+    """Build a GHZ source gone bad (see the module docstring).
 
     ``"eve-ancilla"`` returns ``n_qubits + 1`` qubits, the last one Eve's (never measured by the
     parties); ``"phase-flip"`` returns ``n_qubits`` qubits in ``(|0..0> - |1..1>)/sqrt(2)``.

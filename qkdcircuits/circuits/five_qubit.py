@@ -257,7 +257,7 @@ def _encoder_clifford() -> Clifford:
 
 
 def five_qubit_encoder(secret: QuantumCircuit | None = None) -> QuantumCircuit:
-    """Encoder of the [[5,1,3]] code: the secret on share 0, shares 1-4 from ``|0>``.
+    """Build the encoder of the [[5,1,3]] code: the secret on share 0, shares 1-4 from ``|0>``.
 
     Parameters
     ----------
@@ -347,7 +347,7 @@ def share_reconstruction_circuit(shares: Iterable[int]) -> QuantumCircuit:
 
 
 def all_triples() -> list[tuple[int, int, int]]:
-    """The ten triples of shares of the ((3,5)) scheme, each sorted.
+    """List the ten triples of shares of the ((3,5)) scheme, each sorted.
 
     Returns
     -------

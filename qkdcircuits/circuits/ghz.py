@@ -139,7 +139,7 @@ def hbb_circuit(
 
 
 def setting_bases(setting: int, n_parties: int) -> str:
-    """The bases of setting index ``setting``: party ``i`` measures Y when bit ``i`` is set.
+    """Return the bases of setting ``setting``: party ``i`` measures Y when bit ``i`` is set.
 
     Examples
     --------

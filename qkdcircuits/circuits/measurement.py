@@ -110,6 +110,11 @@ def pauli_measurement_circuit(
 def bell_state() -> QuantumCircuit:
     """Circuit preparing ``|Phi+> = (|00> + |11>)/sqrt(2)`` (the two-qubit GHZ state).
 
+    Returns
+    -------
+    qiskit.QuantumCircuit
+        Two qubits, no measurement, named ``"bell_phi_plus"``.
+
     Examples
     --------
     >>> bell_state().name, bell_state().num_qubits

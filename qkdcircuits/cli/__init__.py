@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full parser, with the subcommands of every installed layer.
+    """Build the full parser, with the subcommands of every installed layer.
 
     Returns
     -------

@@ -12,7 +12,7 @@ __all__ = ["fake_backend", "print_table"]
 
 
 def fake_backend(name: str | None) -> Any:
-    """An IBM fake backend by class name (``--fake-backend``), or ``None``.
+    """Instantiate an IBM fake backend by class name (``--fake-backend``), or return ``None``.
 
     Parameters
     ----------

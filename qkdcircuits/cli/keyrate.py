@@ -1,15 +1,15 @@
-"""The ``abft-qkd keyrate`` subcommand: secret-key rates of decoy BB84 and MDI-QKD links.
+r"""The ``abft-qkd keyrate`` subcommand: secret-key rates of decoy BB84 and MDI-QKD links.
 
 Examples (shell)::
 
     abft-qkd keyrate --protocol mdi --distance-km 50 --optimize --json
     abft-qkd keyrate --protocol both --sweep 0:250:1 --optimize --plot keyrate.png
-    abft-qkd keyrate --protocol bb84-decoy --distance-km 20 --decoy vacuum-weak \\
+    abft-qkd keyrate --protocol bb84-decoy --distance-km 20 --decoy vacuum-weak \
         --set ec_inefficiency=1.1 --set mu=0.5 --params link.toml
     abft-qkd keyrate --protocol mdi --distance-km 40 --monte-carlo --pulses 1e12 --seed 7
-    abft-qkd keyrate --protocol bb84-decoy --distance-km 50 --finite-key --block-size 1e6 \\
+    abft-qkd keyrate --protocol bb84-decoy --distance-km 50 --finite-key --block-size 1e6 \
         --eps-sec 1e-10 --eps-cor 1e-15 --json
-    abft-qkd keyrate --protocol both --sweep 0:200:2 --optimize --finite-key \\
+    abft-qkd keyrate --protocol both --sweep 0:200:2 --optimize --finite-key \
         --block-size 1e6,1e8,1e10 --plot finite.png
 
 ``--protocol both`` evaluates both protocols (one figure with ``--plot``); ``--decoy finite``
@@ -259,7 +259,7 @@ def _report_rows(report: Any) -> list[tuple[str, str]]:
 
 
 def _finite_options(args: argparse.Namespace) -> dict[str, Any] | None:
-    """The finite-key options as ``link_report`` keywords (no block size), or ``None``."""
+    """Return the finite-key options as ``link_report`` keywords (no block size), or ``None``."""
     given = {
         "--block-size": args.block_size,
         "--eps-sec": args.eps_sec,
@@ -711,7 +711,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``keyrate`` subcommand to ``subparsers``."""
+    """Add the ``keyrate`` subcommand to ``subparsers``.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        The top-level subparsers of ``abft-qkd``.
+    """
     parser = subparsers.add_parser(
         "keyrate",
         help="secret-key rate of decoy-state BB84 / MDI-QKD links (closed form or Monte Carlo)",

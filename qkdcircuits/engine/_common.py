@@ -1,6 +1,8 @@
-"""What the round engines share (private): argument checks done before any circuit runs, the
-memory check of per-round arrays, sifting lookups, statistics from histograms, the summary
-every result carries, the depolarised input and setting distributions.
+"""What the round engines share (private).
+
+Argument checks done before any circuit runs, the memory check of per-round arrays, sifting
+lookups, statistics from histograms, the summary every result carries, the depolarised input
+and setting distributions.
 
 Every engine ends the same way: a histogram of (setting, outcome) pairs is reduced through
 boolean lookup tables (:class:`SiftingLookup`: sifted, error, basis, heralded) into per-basis
@@ -258,7 +260,7 @@ def rounds_statistics(
 
 
 def setting_probs(z_basis_prob: float, pattern: str) -> np.ndarray | None:
-    """Setting distribution for packed setting bits (``"b"`` basis, ``"c"`` fair coin, MSB first).
+    """Build the setting distribution of packed bits (``"b"`` basis, ``"c"`` fair coin, MSB first).
 
     ``None`` (uniform, the sampler's fast path) when the bases are unbiased.
     """
@@ -329,7 +331,7 @@ class RoundSummary:
         return self.heralded / self.rounds
 
     def qber(self, basis: str) -> QBEREstimate:
-        """The :class:`~qkdcircuits.analysis.statistics.QBEREstimate` of ``basis`` ("Z" or "X").
+        """Return the :class:`~qkdcircuits.analysis.statistics.QBEREstimate` of ``basis`` ("Z"/"X").
 
         Raises
         ------

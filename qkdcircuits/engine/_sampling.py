@@ -43,7 +43,7 @@ __all__ = [
 
 
 def mix(table: np.ndarray, other: np.ndarray, prob: float) -> np.ndarray:
-    """The mixture ``(1 - prob) table + prob other`` of two (arrays of) distributions.
+    """Mix two (arrays of) distributions: ``(1 - prob) table + prob other``.
 
     The one place where a channel or an attack that acts with probability ``prob`` is mixed
     into outcome tables: depolarisation (``other`` the maximally mixed input, or a fair-coin

@@ -49,7 +49,7 @@ BB84_SETTINGS = tuple((ab, ax, bb) for ab in BASES for ax in (0, 1) for bb in BA
 
 
 def mdi_circuits(variant: str, alice: ArmNoise, bob: ArmNoise) -> list[QuantumCircuit]:
-    """The 16 honest MDI-QKD setting circuits with the arms' rotations (no channels)."""
+    """Build the 16 honest MDI-QKD setting circuits with the arms' rotations (no channels)."""
     return [
         mdi_bsm_circuit(
             alice_basis=ab,
@@ -66,7 +66,7 @@ def mdi_circuits(variant: str, alice: ArmNoise, bob: ArmNoise) -> list[QuantumCi
 
 
 def bb84_circuits(arm: ArmNoise) -> list[QuantumCircuit]:
-    """The 8 honest BB84 setting circuits with the channel's rotation (no channel)."""
+    """Build the 8 honest BB84 setting circuits with the channel's rotation (no channel)."""
     return [
         bb84_circuit(
             alice_basis=ab,

@@ -143,6 +143,11 @@ class AttackRounds:
         basis : {"Z", "X", "XY"} or None
             ``None`` means the test basis X for BB84/MDI and the HBB QBER ("XY").
 
+        Returns
+        -------
+        QBEREstimate
+            The observed QBER of the attacked run, with its binomial interval.
+
         Raises
         ------
         ValueError
@@ -155,7 +160,7 @@ class AttackRounds:
         return self.result.qber("X" if basis is None else basis)
 
     def detected(self, tolerated_qber: float, basis: str | None = None) -> bool:
-        """True when the QBER interval lies entirely above ``tolerated_qber``.
+        """Tell whether the QBER interval lies entirely above ``tolerated_qber``.
 
         Parameters
         ----------
@@ -164,6 +169,11 @@ class AttackRounds:
             forms of :mod:`qkdcircuits.analysis.attacks`).
         basis : {"Z", "X", "XY"} or None
             As in :meth:`qber` (X, the test basis, for BB84/MDI by default).
+
+        Returns
+        -------
+        bool
+            ``True`` when the interval's lower end exceeds ``tolerated_qber``.
 
         Raises
         ------
@@ -176,7 +186,17 @@ class AttackRounds:
     def adversary_agreement(self, basis: str = "Z") -> float:
         """Fraction of attacked sifted rounds in ``basis`` where the adversary has Alice's bit.
 
-        Defined for BB84 (intercept-resend) and MDI (z-measure relay); ``nan`` if none.
+        Defined for BB84 (intercept-resend) and MDI (z-measure relay).
+
+        Parameters
+        ----------
+        basis : {"Z", "X"}
+            Sifting basis of the rounds counted.
+
+        Returns
+        -------
+        float
+            The fraction in [0, 1]; ``nan`` when no attacked round was sifted in ``basis``.
 
         Raises
         ------
@@ -205,8 +225,11 @@ class AttackRounds:
 
 
 def _intercept_table(noise: ArmNoise, target: ExecutionTarget, seed: int | None) -> np.ndarray:
-    """Rows ``attacked<<4 | eve_basis<<3 | alice_basis<<2 | alice_bit<<1 | bob_basis``; columns
-    ``bob_bit | eve_bit<<1``."""
+    """Tabulate the intercept-resend outcome distributions of every setting.
+
+    Rows ``attacked<<4 | eve_basis<<3 | alice_basis<<2 | alice_bit<<1 | bob_basis``; columns
+    ``bob_bit | eve_bit<<1``.
+    """
     attacked = [
         intercept_resend_circuit(
             alice_basis=ab,

@@ -198,7 +198,14 @@ class HBBRounds:
         return self.kept_mask & (self.reconstructed_bits != self.dealer_bits)
 
     def shared_key(self) -> tuple[np.ndarray, np.ndarray]:
-        """The dealer's key and the players' reconstructed key (kept rounds), as uint8 arrays."""
+        """Return the dealer's key and the players' reconstructed key (kept rounds).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(dealer_bits, reconstructed_bits)`` of the kept rounds, uint8 arrays of equal
+            length; they differ where an error occurred.
+        """
         return self.dealer_bits[self.kept_mask], self.reconstructed_bits[self.kept_mask]
 
     @property
@@ -234,9 +241,12 @@ def hbb_rounds(
     histogram: np.ndarray,
     shots_per_setting: int | None = None,
 ) -> HBBRounds:
-    """An :class:`HBBRounds` from sampled rounds: kept rounds and errors are tallied from the
-    (setting, outcome) ``histogram``; the interval is widened for a table estimated from
-    ``shots_per_setting`` shots (shared with :mod:`qkdcircuits.engine.attacks`)."""
+    """Build an :class:`HBBRounds` from sampled rounds.
+
+    Kept rounds and errors are tallied from the (setting, outcome) ``histogram``; the interval
+    is widened for a table estimated from ``shots_per_setting`` shots (shared with
+    :mod:`qkdcircuits.engine.attacks`).
+    """
     kept_lut, _ = kept_and_offset(n_parties)
     errors_lut = error_lut(n_parties)
     kept = int(histogram[kept_lut].sum())

@@ -1,5 +1,6 @@
-"""Verification runs of entangled resources: GHZ and Bell-pair fidelity bounds, CHSH, and the
-stabilisers of the encoded ((3,5)) state.
+"""Verification runs of entangled resources.
+
+GHZ and Bell-pair fidelity bounds, CHSH, and the stabilisers of the encoded ((3,5)) state.
 
 Each ``verify_*`` builds the measurement circuits (:mod:`qkdcircuits.circuits.measurement`), runs
 each setting once through :func:`qkdcircuits.execution.outcome_distributions` and draws ``shots``

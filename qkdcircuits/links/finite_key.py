@@ -198,7 +198,7 @@ def check_intensity_probs(value: Any, name: str = "intensity_probs") -> np.ndarr
 
 
 def check_counts(detections: Any, errors: Any, basis: str) -> tuple[np.ndarray, np.ndarray]:
-    """Detections and errors of one basis, shape ``(3, ...)``, ``0 <= errors <= detections``."""
+    """Check one basis's detections and errors: shape ``(3, ...)``, ``errors <= detections``."""
     n = count_array(stack_three(detections, f"detections_{basis}"), f"detections_{basis}")
     m = count_array(stack_three(errors, f"errors_{basis}"), f"errors_{basis}")
     if np.any(m > n):
@@ -284,7 +284,7 @@ def check_block_sizes(block_size: Any) -> np.ndarray:
 
 
 def finished_counts(counts: Any, empty_message: str) -> Any:
-    """Expected counts with their pulses as a float (or array), refusing a link with no events.
+    """Return the expected counts with their pulses as a float (or array); no events is an error.
 
     ``counts`` is a ``BB84Counts`` or ``MDICounts``; ``empty_message`` is the ``ValueError``
     message when some block can never fill (infinite pulses).
@@ -623,8 +623,9 @@ def evaluate_key(
     kappa: float | None,
     pulses: Any,
 ) -> Any:
-    """Build ``result_type`` from ``terms_at(eps_sec)`` (fields by name), fixing ``eps_sec =
-    kappa l`` first when ``kappa`` is given.
+    """Build ``result_type`` from ``terms_at(eps_sec)`` (fields by name).
+
+    When ``kappa`` is given, ``eps_sec = kappa l`` is fixed first.
 
     ``terms_at`` returns the result's fields (``key_length_unrounded`` among them) and the
     optimiser's ``objective``, which is dropped.
@@ -955,7 +956,7 @@ LOGIT_RANGE = 8.0
 
 
 def check_block(block_size: Any) -> float:
-    """A block size (detections, > 0) as a float."""
+    """Check a block size (detections, > 0) and return it as a float."""
     block = real_array(block_size, "block_size", finite=True)
     if block.ndim != 0 or float(block) <= 0.0:
         raise ValueError(f"block_size={block_size!r} must be one number > 0")

@@ -464,7 +464,7 @@ def bb84_expected_counts(
     block_size: Any,
     afterpulse_prob: Any = 0.0,
 ) -> BB84Counts:
-    r"""Expected counts of a decoy-state BB84 link for one X-basis block of ``n_X`` detections.
+    r"""Compute the expected counts of a decoy-state BB84 link for an X-basis block of ``n_X``.
 
     The detector model of Lim et al. (2014), Sec. IV (see the module docstring): per pulse of
     intensity ``k``, detections ``R_k = (1 + p_ap) Q_k`` and errors
@@ -696,8 +696,9 @@ def optimize_bb84_finite_key(
 
 
 def model_key(link: tuple, f: Any, weak: float, block: float, eps_cor: Any, bound: str) -> Any:
-    """The optimiser's ``key_at`` (see :func:`~qkdcircuits.links.finite_key.optimise_protocol`)
-    for checked link arrays ``link = (eta, Y0, e_d, p_ap)`` and ``f``.
+    """Make the optimiser's ``key_at`` for checked link arrays ``(eta, Y0, e_d, p_ap)`` and ``f``.
+
+    See :func:`~qkdcircuits.links.finite_key.optimise_protocol`.
 
     Every array broadcasts against the problem batch, so links that differ in more than their
     length are optimised together, provided they share ``mu3 = weak``.

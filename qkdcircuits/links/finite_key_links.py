@@ -226,8 +226,10 @@ def _stack(table: dict[str, np.ndarray], suffix: str) -> np.ndarray:
 
 
 def _link_columns(items: list[LinkParams]) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-    """The expected-count inputs of each link: BB84 ``(eta, Y0, e_d)``, MDI ``(eta_a, eta_b,
-    p_d, e_d)``, and ``f``."""
+    """Collect the expected-count inputs of each link, and ``f``.
+
+    BB84: ``(eta, Y0, e_d)``; MDI: ``(eta_a, eta_b, p_d, e_d)``.
+    """
     if isinstance(items[0], BB84DecoyParams):
         columns = [(p.transmittance, p.background_yield, p.misalignment_prob) for p in items]
     else:
@@ -242,7 +244,7 @@ def _link_columns(items: list[LinkParams]) -> tuple[tuple[np.ndarray, ...], np.n
 def _fixed_key(
     items: list[LinkParams], q: np.ndarray, block: float, security: dict[str, Any]
 ) -> Any:
-    """The finite key of each link at its own settings."""
+    """Compute the finite key of each link at its own settings."""
     intensities, probs = _settings_of(items)
     columns, f = _link_columns(items)
     if isinstance(items[0], BB84DecoyParams):
@@ -495,7 +497,7 @@ def _limit_rate(items: list[LinkParams]) -> Any:
 
 
 def finite_key_limit(params: Sequence[LinkParams]) -> FiniteKeyLimit:
-    r"""The key per pulse that the finite-key rates of each link approach, and never exceed.
+    r"""Compute the key per pulse that each link's finite-key rates approach and never exceed.
 
     As the block grows, every finite-size term vanishes, the optimal probabilities of the test
     basis and of the decoys go to 0 and the decoy estimates become exact, so the optimised

@@ -218,7 +218,7 @@ class MDIFiniteKey(KeyLengthFields):
 
 
 def check_table(detections: Any, errors: Any, basis: str) -> tuple[np.ndarray, np.ndarray]:
-    """Counts of one basis, shape ``(3, 3, ...)``, with ``0 <= errors <= detections``."""
+    """Check the counts of one basis: shape ``(3, 3, ...)``, ``0 <= errors <= detections``."""
     n = count_array(detections, f"detections_{basis}")
     m = count_array(errors, f"errors_{basis}")
     for name, table in ((f"detections_{basis}", n), (f"errors_{basis}", m)):
@@ -499,7 +499,7 @@ def mdi_expected_counts(
     intensities_b: Any = None,
     intensity_probs_b: Any = None,
 ) -> MDICounts:
-    r"""Expected counts of an MDI-QKD link for one Z-basis block of ``n_Z`` announced events.
+    r"""Compute the expected counts of an MDI-QKD link for a Z-basis block of ``n_Z`` events.
 
     ``N = n_Z / (q_z^2 sum_ab p_a p_b Q^Z_ab)`` pulse pairs; counts per intensity pair from the
     closed forms :func:`~qkdcircuits.links.decoy.mdi_gains` (Xu, Curty, Qi, Lo, New J. Phys.
@@ -721,9 +721,11 @@ def optimize_mdi_finite_key(
 
 
 def model_key(link: tuple, f: Any, weak: float, block: float, eps_cor: Any, bound: str) -> Any:
-    """The optimiser's ``key_at`` for checked link arrays ``link = (eta_a, eta_b, p_d, e_d)``
-    and ``f`` (both parties with the same settings, ``omega = weak``; see
-    :func:`~qkdcircuits.links.finite_key_bb84.model_key`)."""
+    """Make the optimiser's ``key_at`` for checked links ``(eta_a, eta_b, p_d, e_d)`` and ``f``.
+
+    Both parties use the same settings, ``omega = weak``; see
+    :func:`~qkdcircuits.links.finite_key_bb84.model_key`.
+    """
     eta_a, eta_b, p_d, e_d = link
 
     def key_at(x: np.ndarray) -> tuple[Any, np.ndarray]:

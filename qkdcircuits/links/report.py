@@ -869,8 +869,11 @@ def _check_against_params(r: LinkReport, params: LinkParams, *, fixed: Sequence[
 
 
 def _validate_finite_key(r: LinkReport, plain: dict[str, Any]) -> None:
-    """The finite-key fields: all ``None`` in an asymptotic report; valid, consistent with the
-    rates and with ``parameters["finite_key"]`` in a finite-key report."""
+    """Check the finite-key fields.
+
+    They are all ``None`` in an asymptotic report; in a finite-key report they are valid and
+    consistent with the rates and with ``parameters["finite_key"]``.
+    """
     if r.rate_model != "finite-key":
         given = [name for name in FINITE_KEY_FIELDS if getattr(r, name) is not None]
         if given:

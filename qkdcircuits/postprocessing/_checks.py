@@ -46,7 +46,7 @@ def check_count(value: int, name: str) -> int:
 
 
 def out_of_memory(what: str, needed_bytes: float, advice: str) -> MemoryError:
-    """A ``MemoryError`` that says what needed how much memory and what to do instead.
+    """Build a ``MemoryError`` that says what needed how much memory and what to do instead.
 
     Parameters
     ----------

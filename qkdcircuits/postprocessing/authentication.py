@@ -106,7 +106,7 @@ class KeySegment:
         object.__setattr__(self, "bits", frozen)
 
     def to_int(self) -> int:
-        """The bits as an unsigned integer, first bit most significant.
+        """Read the bits as an unsigned integer, first bit most significant.
 
         Returns
         -------
@@ -317,7 +317,7 @@ class KeyPool:
 
 
 def _take_ownership(bits: np.ndarray) -> np.ndarray:
-    """A private copy of ``bits`` (validated); a writable source array is zeroed afterwards."""
+    """Copy ``bits`` (validated); a writable source array is zeroed afterwards."""
     own = check_bits(bits, "bits").copy()
     if isinstance(bits, np.ndarray) and bits.flags.writeable:
         bits[...] = 0
@@ -381,7 +381,7 @@ def _blocks(data: bytes) -> np.ndarray:
 
 
 def polynomial_hash(message: bytes | np.ndarray, key: int) -> int:
-    """The GF(2^64) polynomial hash ``h_key(message)`` (see the module docstring).
+    """Compute the GF(2^64) polynomial hash ``h_key(message)`` (see the module docstring).
 
     Parameters
     ----------

@@ -355,11 +355,11 @@ class _Pass:
 
     @classmethod
     def subset(cls, mask: np.ndarray) -> _Pass:
-        """A BICONF pass: one block made of the positions where ``mask`` is true."""
+        """Make a BICONF pass: one block made of the positions where ``mask`` is true."""
         return cls(None, np.packbits(mask), int(np.count_nonzero(mask)), 1)
 
     def positions(self) -> np.ndarray:
-        """The pass's order: the key positions in block order."""
+        """Return the pass's order: the key positions in block order."""
         if self.order is not None:
             return self.order
         return np.flatnonzero(np.unpackbits(self.member)[: self.member.size * 8]).astype(np.int64)
@@ -378,7 +378,7 @@ class _Pass:
         self.extra.append(blocks)
 
     def take_odd(self, limit: int | None) -> np.ndarray:
-        """The lowest ``limit`` odd blocks (all when ``None``), sorted, taken out for a search.
+        """Take the lowest ``limit`` odd blocks (all when ``None``), sorted, out for a search.
 
         Candidates are the blocks touched since the last call (``extra``), the sorted odd
         blocks kept from earlier calls (``kept``) and the unscanned part of ``queue``; the two
@@ -412,7 +412,7 @@ class _Pass:
 def _first_odd(
     blocks: np.ndarray, start: int, odd: np.ndarray, limit: int | None
 ) -> tuple[np.ndarray, int]:
-    """The first ``limit`` (all when ``None``) odd entries of the sorted ``blocks[start:]``.
+    """Return the first ``limit`` (all when ``None``) odd entries of sorted ``blocks[start:]``.
 
     Returns them and the index where the scan stopped; it scans in growing chunks, so its cost
     is proportional to what it returns plus the even entries it skips.
@@ -434,7 +434,7 @@ def _first_odd(
 
 
 def _merge_sorted(base: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """The sorted union of the sorted unique arrays ``base`` and ``new`` (``new`` small)."""
+    """Merge the sorted unique arrays ``base`` and ``new`` (``new`` small) into a sorted union."""
     if new.size == 0:
         return base
     if base.size == 0:

@@ -256,8 +256,11 @@ class DistillConfig:
 
     @property
     def secrecy_epsilon(self) -> float:
-        """``2 sqrt(eps_PE) + eps_PA`` (see the module docstring), or ``eps_sec`` for
-        ``key_length="finite-key"``."""
+        """Total security parameter of the run.
+
+        ``2 sqrt(eps_PE) + eps_PA`` (see the module docstring), or ``eps_sec`` for
+        ``key_length="finite-key"``.
+        """
         if self.key_length == "finite-key":
             return self.eps_sec
         return 2.0 * math.sqrt(self.pe_epsilon) + self.pa_epsilon
@@ -361,10 +364,28 @@ class DecoyCounts:
         return LIM2014_ERROR_TERMS if self.protocol == "bb84-decoy" else MDI_ERROR_TERMS
 
     def key(self, *, leak_bits: float, eps_sec: float, eps_cor: float, sampling_bound: str) -> Any:
-        """The finite-key bounds of these counts with a measured leakage (bits).
+        """Compute the finite-key bounds of these counts with a measured leakage (bits).
 
-        Returns :class:`~qkdcircuits.links.finite_key_bb84.BB84FiniteKey` or
-        :class:`~qkdcircuits.links.finite_key_mdi.MDIFiniteKey`.
+        Parameters
+        ----------
+        leak_bits : float
+            Bits disclosed by error correction (measured), in bits.
+        eps_sec, eps_cor : float
+            Secrecy and correctness parameters (probabilities).
+        sampling_bound : str
+            Sampling bound of the phase-error estimate, as in
+            :func:`~qkdcircuits.links.finite_key_bb84.bb84_finite_key_length`.
+
+        Returns
+        -------
+        BB84FiniteKey or MDIFiniteKey
+            :class:`~qkdcircuits.links.finite_key_bb84.BB84FiniteKey` or
+            :class:`~qkdcircuits.links.finite_key_mdi.MDIFiniteKey`, as the protocol.
+
+        Raises
+        ------
+        ValueError
+            If the analysis rejects a parameter (e.g. ``eps_sec`` outside (0, 1)).
         """
         analysis = (
             bb84_finite_key_length if self.protocol == "bb84-decoy" else mdi_finite_key_length
@@ -572,7 +593,7 @@ class DistillResult:
 
 
 def _child_seed(rng: np.random.Generator) -> int:
-    """A public 63-bit seed for one step's randomness (sent in Alice's transcript)."""
+    """Draw a public 63-bit seed for one step's randomness (sent in Alice's transcript)."""
     return int(rng.integers(0, 2**63 - 1))
 
 
@@ -590,7 +611,7 @@ def _authenticate(
 
 
 def _check_pools(auth_pools: Any) -> tuple[tuple[KeyPool, KeyPool], str]:
-    """The authentication pools and their source; a fresh stand-in pair when ``None``."""
+    """Return the authentication pools and their source; a fresh stand-in pair when ``None``."""
     if auth_pools is None:
         return KeyPool.random_pair(BOOTSTRAP_KEY_BITS), _STAND_IN
     if (

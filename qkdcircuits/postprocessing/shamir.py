@@ -290,7 +290,7 @@ _EXP, _LOG = _gf256_tables()
 
 
 def _gf256_mul(a: np.ndarray, scalar: int) -> np.ndarray:
-    """``a * scalar`` in GF(2^8), elementwise over the array ``a``."""
+    """Multiply the array ``a`` by ``scalar`` in GF(2^8), elementwise."""
     a = np.asarray(a, dtype=np.int64)
     if scalar == 0:
         return np.zeros(a.shape, dtype=np.uint8)

@@ -81,7 +81,7 @@ def _check_lengths(bits: np.ndarray, seed_bits: np.ndarray, output_length: int) 
 
 
 def toeplitz_matrix(seed_bits: np.ndarray, n: int, m: int) -> np.ndarray:
-    """The ``m x n`` Toeplitz matrix ``T[i, j] = seed_bits[i - j + n - 1]`` (``uint8``).
+    """Build the ``m x n`` Toeplitz matrix ``T[i, j] = seed_bits[i - j + n - 1]`` (``uint8``).
 
     Parameters
     ----------
@@ -127,7 +127,7 @@ def toeplitz_matrix(seed_bits: np.ndarray, n: int, m: int) -> np.ndarray:
 
 
 def toeplitz_hash_naive(bits: np.ndarray, seed_bits: np.ndarray, output_length: int) -> np.ndarray:
-    """Reference implementation: build the matrix and multiply (``O(m n)`` memory and time).
+    """Hash by building the matrix and multiplying (reference; ``O(m n)`` memory and time).
 
     Use :func:`toeplitz_hash` for real key lengths.
 
@@ -236,7 +236,7 @@ def toeplitz_hash(
 
 
 def _partitioned_hash(x: np.ndarray, seed: np.ndarray, m: int, tile: int) -> np.ndarray:
-    """The partitioned overlap-save product of :func:`toeplitz_hash` (checked inputs)."""
+    """Compute the partitioned overlap-save product of :func:`toeplitz_hash` (checked inputs)."""
     n = x.size
     cols, rows = min(tile, n), min(tile, m)  # input chunk and output block sizes
     n_chunks, n_blocks = -(-n // cols), -(-m // rows)
@@ -322,7 +322,7 @@ def leftover_hash_length(*, min_entropy_bits: float, epsilon: float) -> int:
 def secret_key_length(
     *, n: int, phase_error_rate: float, leaked_bits: float, epsilon: float
 ) -> int:
-    """Final key length after privacy amplification.
+    """Compute the final key length after privacy amplification.
 
     ``l = floor(n (1 - H2(e_ph)) - leaked - 2 log2(1/epsilon))``, clipped at 0: the uncertainty
     relation bound on the smooth min-entropy of an ``n``-bit key whose phase-error rate is at most
