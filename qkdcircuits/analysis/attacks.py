@@ -65,6 +65,13 @@ def intercept_resend_qber(*, attack_prob: float, channel_flip_prob: float = 0.0)
     TypeError, ValueError
         If an argument is not a probability.
 
+    References
+    ----------
+    .. [1] C. H. Bennett, G. Brassard, "Quantum cryptography: public key distribution and
+       coin tossing", Proc. IEEE Int. Conf. Computers, Systems and Signal Processing (1984).
+    .. [2] N. Gisin, G. Ribordy, W. Tittel, H. Zbinden, "Quantum cryptography", Rev. Mod.
+       Phys. 74, 145 (2002).
+
     Examples
     --------
     >>> intercept_resend_qber(attack_prob=1.0), intercept_resend_qber(attack_prob=0.2)
@@ -104,6 +111,11 @@ def dishonest_relay_qber(
     ------
     TypeError, ValueError
         For a probability out of range or an unknown strategy or basis.
+
+    References
+    ----------
+    .. [1] H.-K. Lo, M. Curty, B. Qi, "Measurement-device-independent quantum key
+       distribution", Phys. Rev. Lett. 108, 130503 (2012).
 
     Examples
     --------

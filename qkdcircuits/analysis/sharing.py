@@ -237,6 +237,11 @@ class ThresholdScheme:
         Names of the share holders (e.g. network node ids); share ``i`` goes to ``holders[i]``.
         Without it, holders are the share indices ``0..n-1``.
 
+    References
+    ----------
+    .. [1] R. Cleve, D. Gottesman, H.-K. Lo, "How to share a quantum secret", Phys. Rev. Lett.
+       83, 648 (1999).
+
     Examples
     --------
     >>> scheme = ThresholdScheme(k=3, n=5, holders=("a", "b", "c", "d", "e"))

@@ -130,6 +130,11 @@ def bob_flip(basis_code: np.ndarray | int, outcome: np.ndarray | int) -> np.ndar
     int or numpy.ndarray
         1 where Bob flips his bit (uint8 for arrays), elementwise.
 
+    References
+    ----------
+    .. [1] H.-K. Lo, M. Curty, B. Qi, "Measurement-device-independent quantum key
+       distribution", Phys. Rev. Lett. 108, 130503 (2012).
+
     Examples
     --------
     >>> bob_flip(0, BellOutcome.PSI_PLUS), bob_flip(1, BellOutcome.PSI_PLUS)

@@ -157,6 +157,11 @@ def chsh_circuit(
     TypeError, ValueError
         If an angle is not a finite real number or ``noise`` is not one or two ``ArmNoise``.
 
+    References
+    ----------
+    .. [1] J. F. Clauser, M. A. Horne, A. Shimony, R. A. Holt, "Proposed experiment to test
+       local hidden-variable theories", Phys. Rev. Lett. 23, 880 (1969).
+
     Examples
     --------
     >>> from qkdcircuits.execution import outcome_distributions

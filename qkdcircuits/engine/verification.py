@@ -81,6 +81,11 @@ def verify_ghz(
     TypeError, ValueError
         For any invalid argument (named in the message), checked before any circuit runs.
 
+    References
+    ----------
+    .. [1] G. Toth, O. Guehne, "Detecting genuine multipartite entanglement with two local
+       measurements", Phys. Rev. Lett. 94, 060501 (2005).
+
     Examples
     --------
     >>> result = verify_ghz(3, shots=2000, noise=ArmNoise(depolarizing_prob=0.05), seed=1)
@@ -187,6 +192,11 @@ def verify_chsh(
     ------
     TypeError, ValueError
         For any invalid argument (named in the message), checked before any circuit runs.
+
+    References
+    ----------
+    .. [1] J. F. Clauser, M. A. Horne, A. Shimony, R. A. Holt, "Proposed experiment to test
+       local hidden-variable theories", Phys. Rev. Lett. 23, 880 (1969).
 
     Examples
     --------

@@ -530,6 +530,11 @@ def mdi_expected_counts(
     ValueError
         For a value out of range, or a link that announces nothing.
 
+    References
+    ----------
+    .. [1] F. Xu, M. Curty, B. Qi, H.-K. Lo, "Practical aspects of measurement-device-
+       independent quantum key distribution", New J. Phys. 15, 113007 (2013).
+
     Examples
     --------
     >>> c = mdi_expected_counts(transmittance_a=0.145, transmittance_b=0.145,

@@ -487,6 +487,13 @@ class BB84DecoyParams(_LinkFields):
         ValueError
             For a negative length (or a relay fraction outside [0, 1]).
 
+        References
+        ----------
+        .. [1] X. Ma, B. Qi, Y. Zhao, H.-K. Lo, "Practical decoy state for quantum key
+           distribution", Phys. Rev. A 72, 012326 (2005).
+        .. [2] C. Gobby, Z. L. Yuan, A. J. Shields, "Quantum key distribution over 122 km of
+           standard telecom fiber", Appl. Phys. Lett. 84, 3762 (2004).
+
         Examples
         --------
         >>> BB84DecoyParams.gys(length_km=20.0).length_km
@@ -650,6 +657,11 @@ class MDIParams(_LinkFields):
         ------
         ValueError
             For a negative length (or a relay fraction outside [0, 1]).
+
+        References
+        ----------
+        .. [1] F. Xu, M. Curty, B. Qi, H.-K. Lo, "Practical aspects of measurement-device-
+           independent quantum key distribution", New J. Phys. 15, 113007 (2013).
 
         Examples
         --------

@@ -1062,6 +1062,11 @@ def distill_rounds(
         intensities, and the default ``"single-photon"`` sizing is the finite-key bound that
         fits them (one qubit per round).
 
+    References
+    ----------
+    .. [1] P. W. Shor, J. Preskill, "Simple proof of security of the BB84 quantum key
+       distribution protocol", Phys. Rev. Lett. 85, 441 (2000).
+
     Examples
     --------
     >>> from qkdcircuits import ArmNoise, simulate_mdi

@@ -206,6 +206,11 @@ def sample_qber(
         If the keys differ in length or hold values other than 0 and 1, a fraction or
         threshold is outside [0, 1], or the method is unknown.
 
+    References
+    ----------
+    .. [1] P. W. Shor, J. Preskill, "Simple proof of security of the BB84 quantum key
+       distribution protocol", Phys. Rev. Lett. 85, 441 (2000).
+
     Examples
     --------
     >>> import numpy as np
