@@ -332,8 +332,7 @@ class ThresholdScheme:
         Parameters
         ----------
         nodes : hashable or iterable of hashable
-            Share holders: names from ``holders``, or share indices ``0..n-1`` when the scheme
-            has no ``holders``; one string counts as one node. Duplicates count once.
+            Share holders, as in :meth:`share_indices`.
 
         Returns
         -------
@@ -359,8 +358,7 @@ class ThresholdScheme:
         Parameters
         ----------
         nodes : hashable or iterable of hashable
-            Share holders: names from ``holders``, or share indices ``0..n-1`` when the scheme
-            has no ``holders``; one string counts as one node. Duplicates count once.
+            Share holders, as in :meth:`share_indices`.
 
         Returns
         -------
@@ -420,8 +418,7 @@ class ThresholdScheme:
         Parameters
         ----------
         nodes : hashable or iterable of hashable
-            Share holders: names from ``holders``, or share indices ``0..n-1`` when the scheme
-            has no ``holders``; one string counts as one node. Duplicates count once.
+            Share holders, as in :meth:`share_indices`.
 
         Returns
         -------

@@ -81,68 +81,35 @@ def finite_float(text: str) -> float:
     return value
 
 
-def positive_float(text: str) -> float:
-    """Parse a finite real number > 0 (a duration, a length, a speed-up).
+def _above(bound: float, *, strict: bool) -> Callable[[str], float]:
+    """Make a type for a finite real number above ``bound`` (``>`` if ``strict``, else ``>=``)."""
+    relation = ">" if strict else ">="
 
-    Parameters
-    ----------
-    text : str
-        The command-line value.
+    def parse(text: str) -> float:
+        value = _number(text)
+        if not (math.isfinite(value) and (value > bound if strict else value >= bound)):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} must be a finite number {relation} {bound:g}"
+            )
+        return value
 
-    Returns
-    -------
-    float
-        The value.
-
-    Raises
-    ------
-    argparse.ArgumentTypeError
-        If ``text`` is not a number, or is not finite and > 0.
-
-    Examples
-    --------
-    >>> positive_float("2.5")
-    2.5
-    >>> positive_float("0")
-    Traceback (most recent call last):
-    argparse.ArgumentTypeError: '0' must be a finite number > 0
-    """
-    value = _number(text)
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number > 0")
-    return value
+    parse.__name__ = f"float {relation} {bound:g}"
+    return parse
 
 
-def non_negative_float(text: str) -> float:
-    """Parse a finite real number >= 0 (a loss in dB, a delay, a rate).
+positive_float = _above(0.0, strict=True)
+"""Type for a finite real number > 0, e.g. a duration or a speed-up.
 
-    Parameters
-    ----------
-    text : str
-        The command-line value.
+``positive_float("2.5") == 2.5``; ``"0"``, ``"inf"`` and ``"nan"`` raise
+:class:`argparse.ArgumentTypeError` (``'0' must be a finite number > 0``).
+"""
 
-    Returns
-    -------
-    float
-        The value.
+non_negative_float = _above(0.0, strict=False)
+"""Type for a finite real number >= 0, e.g. a loss in dB or a request rate.
 
-    Raises
-    ------
-    argparse.ArgumentTypeError
-        If ``text`` is not a number, or is not finite and >= 0.
-
-    Examples
-    --------
-    >>> non_negative_float("0")
-    0.0
-    >>> non_negative_float("-1")
-    Traceback (most recent call last):
-    argparse.ArgumentTypeError: '-1' must be a finite number >= 0
-    """
-    value = _number(text)
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
-    return value
+``non_negative_float("0") == 0.0``; ``"-1"`` and ``"nan"`` raise
+:class:`argparse.ArgumentTypeError` (``'-1' must be a finite number >= 0``).
+"""
 
 
 def bounded_float(
