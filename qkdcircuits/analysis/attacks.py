@@ -67,10 +67,11 @@ def intercept_resend_qber(*, attack_prob: float, channel_flip_prob: float = 0.0)
 
     References
     ----------
-    .. [1] C. H. Bennett, G. Brassard, "Quantum cryptography: public key distribution and
-       coin tossing", Proc. IEEE Int. Conf. Computers, Systems and Signal Processing (1984).
-    .. [2] N. Gisin, G. Ribordy, W. Tittel, H. Zbinden, "Quantum cryptography", Rev. Mod.
-       Phys. 74, 145 (2002).
+    C. H. Bennett, G. Brassard, "Quantum cryptography: public key distribution and
+    coin tossing", Proc. IEEE Int. Conf. Computers, Systems and Signal Processing (1984).
+
+    N. Gisin, G. Ribordy, W. Tittel, H. Zbinden, "Quantum cryptography", Rev. Mod.
+    Phys. 74, 145 (2002).
 
     Examples
     --------
@@ -114,8 +115,8 @@ def dishonest_relay_qber(
 
     References
     ----------
-    .. [1] H.-K. Lo, M. Curty, B. Qi, "Measurement-device-independent quantum key
-       distribution", Phys. Rev. Lett. 108, 130503 (2012).
+    H.-K. Lo, M. Curty, B. Qi, "Measurement-device-independent quantum key
+    distribution", Phys. Rev. Lett. 108, 130503 (2012).
 
     Examples
     --------

@@ -239,8 +239,8 @@ class ThresholdScheme:
 
     References
     ----------
-    .. [1] R. Cleve, D. Gottesman, H.-K. Lo, "How to share a quantum secret", Phys. Rev. Lett.
-       83, 648 (1999).
+    R. Cleve, D. Gottesman, H.-K. Lo, "How to share a quantum secret", Phys. Rev. Lett.
+    83, 648 (1999).
 
     Examples
     --------

@@ -53,10 +53,11 @@ def binomial_interval(
 
     References
     ----------
-    .. [1] E. B. Wilson, "Probable inference, the law of succession, and statistical
-       inference", J. Am. Stat. Assoc. 22, 209 (1927).
-    .. [2] C. J. Clopper, E. S. Pearson, "The use of confidence or fiducial limits illustrated
-       in the case of the binomial", Biometrika 26, 404 (1934).
+    E. B. Wilson, "Probable inference, the law of succession, and statistical
+    inference", J. Am. Stat. Assoc. 22, 209 (1927).
+
+    C. J. Clopper, E. S. Pearson, "The use of confidence or fiducial limits illustrated
+    in the case of the binomial", Biometrika 26, 404 (1934).
 
     Examples
     --------

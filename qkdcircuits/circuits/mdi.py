@@ -132,8 +132,8 @@ def bob_flip(basis_code: np.ndarray | int, outcome: np.ndarray | int) -> np.ndar
 
     References
     ----------
-    .. [1] H.-K. Lo, M. Curty, B. Qi, "Measurement-device-independent quantum key
-       distribution", Phys. Rev. Lett. 108, 130503 (2012).
+    H.-K. Lo, M. Curty, B. Qi, "Measurement-device-independent quantum key
+    distribution", Phys. Rev. Lett. 108, 130503 (2012).
 
     Examples
     --------

@@ -159,8 +159,8 @@ def chsh_circuit(
 
     References
     ----------
-    .. [1] J. F. Clauser, M. A. Horne, A. Shimony, R. A. Holt, "Proposed experiment to test
-       local hidden-variable theories", Phys. Rev. Lett. 23, 880 (1969).
+    J. F. Clauser, M. A. Horne, A. Shimony, R. A. Holt, "Proposed experiment to test
+    local hidden-variable theories", Phys. Rev. Lett. 23, 880 (1969).
 
     Examples
     --------

@@ -83,8 +83,8 @@ def verify_ghz(
 
     References
     ----------
-    .. [1] G. Toth, O. Guehne, "Detecting genuine multipartite entanglement with two local
-       measurements", Phys. Rev. Lett. 94, 060501 (2005).
+    G. Toth, O. Guehne, "Detecting genuine multipartite entanglement with two local
+    measurements", Phys. Rev. Lett. 94, 060501 (2005).
 
     Examples
     --------
@@ -195,8 +195,8 @@ def verify_chsh(
 
     References
     ----------
-    .. [1] J. F. Clauser, M. A. Horne, A. Shimony, R. A. Holt, "Proposed experiment to test
-       local hidden-variable theories", Phys. Rev. Lett. 23, 880 (1969).
+    J. F. Clauser, M. A. Horne, A. Shimony, R. A. Holt, "Proposed experiment to test
+    local hidden-variable theories", Phys. Rev. Lett. 23, 880 (1969).
 
     Examples
     --------

@@ -532,8 +532,8 @@ def mdi_expected_counts(
 
     References
     ----------
-    .. [1] F. Xu, M. Curty, B. Qi, H.-K. Lo, "Practical aspects of measurement-device-
-       independent quantum key distribution", New J. Phys. 15, 113007 (2013).
+    F. Xu, M. Curty, B. Qi, H.-K. Lo, "Practical aspects of measurement-device-
+    independent quantum key distribution", New J. Phys. 15, 113007 (2013).
 
     Examples
     --------

@@ -489,10 +489,11 @@ class BB84DecoyParams(_LinkFields):
 
         References
         ----------
-        .. [1] X. Ma, B. Qi, Y. Zhao, H.-K. Lo, "Practical decoy state for quantum key
-           distribution", Phys. Rev. A 72, 012326 (2005).
-        .. [2] C. Gobby, Z. L. Yuan, A. J. Shields, "Quantum key distribution over 122 km of
-           standard telecom fiber", Appl. Phys. Lett. 84, 3762 (2004).
+        X. Ma, B. Qi, Y. Zhao, H.-K. Lo, "Practical decoy state for quantum key
+        distribution", Phys. Rev. A 72, 012326 (2005).
+
+        C. Gobby, Z. L. Yuan, A. J. Shields, "Quantum key distribution over 122 km of
+        standard telecom fiber", Appl. Phys. Lett. 84, 3762 (2004).
 
         Examples
         --------
@@ -660,8 +661,8 @@ class MDIParams(_LinkFields):
 
         References
         ----------
-        .. [1] F. Xu, M. Curty, B. Qi, H.-K. Lo, "Practical aspects of measurement-device-
-           independent quantum key distribution", New J. Phys. 15, 113007 (2013).
+        F. Xu, M. Curty, B. Qi, H.-K. Lo, "Practical aspects of measurement-device-
+        independent quantum key distribution", New J. Phys. 15, 113007 (2013).
 
         Examples
         --------

@@ -1064,8 +1064,8 @@ def distill_rounds(
 
     References
     ----------
-    .. [1] P. W. Shor, J. Preskill, "Simple proof of security of the BB84 quantum key
-       distribution protocol", Phys. Rev. Lett. 85, 441 (2000).
+    P. W. Shor, J. Preskill, "Simple proof of security of the BB84 quantum key
+    distribution protocol", Phys. Rev. Lett. 85, 441 (2000).
 
     Examples
     --------

@@ -208,8 +208,8 @@ def sample_qber(
 
     References
     ----------
-    .. [1] P. W. Shor, J. Preskill, "Simple proof of security of the BB84 quantum key
-       distribution protocol", Phys. Rev. Lett. 85, 441 (2000).
+    P. W. Shor, J. Preskill, "Simple proof of security of the BB84 quantum key
+    distribution protocol", Phys. Rev. Lett. 85, 441 (2000).
 
     Examples
     --------
