@@ -35,12 +35,13 @@ True
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from network import consensus, keys, topology
+from qkdcircuits._lazy import exported_names, lazy_exports
 
 __version__ = "0.1.0"
 
-# Public name -> module that defines it.
+# Public name -> module that defines it. The subpackages' names come from their own lazy export
+# maps, so importing them here imports none of their modules.
 _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
     "network.errors": (
         "InsufficientKeyError",
@@ -48,33 +49,10 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "QKDNetworkError",
         "TopologyError",
     ),
-    "network.topology": (
-        "KEY_HOLDING_KINDS",
-        "NODE_KINDS",
-        "QKDTopology",
-        "SCENARIOS",
-        "ScenarioInfo",
-        "link_parameters",
-        "load_topology",
-        "max_link_length_km",
-        "random_geometric_topology",
-        "resolve_topology",
-        "save_topology",
-        "scenario",
-        "waxman_topology",
-    ),
+    "network.topology": tuple(topology.__all__),
     "network.links": ("LinkModel", "LinkSnapshot", "bypass_alternatives"),
-    "network.keys": (
-        "KEY_MODES",
-        "Delivery",
-        "KeyLedger",
-        "KeyMaterial",
-        "KeyStore",
-        "LinkKey",
-        "relay_multipath",
-        "relay_otp",
-        "xor",
-    ),
+    # the relay limits stay in network.keys
+    "network.keys": tuple(n for n in keys.__all__ if n not in {"MAX_SHARES", "UNLIMITED_BITS"}),
     "network.routing": ("KeyRouter",),
     "network.sweep": ("EXECUTORS", "SerialExecutor", "open_executor", "run_tasks"),
     "network.byzantine": (
@@ -110,82 +88,7 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
     ),
     # consensus.BEHAVIOURS (the checker's fault names) stays in network.consensus: the flat
     # name is the network's behaviours
-    "network.consensus": (
-        "DIGEST_BYTES",
-        "NULL_DIGEST",
-        "RECONFIGURE_PREFIX",
-        "REPLICA_BEHAVIOURS",
-        "AlterRelays",
-        "AuthStats",
-        "Authenticator",
-        "BatchContent",
-        "Behaviour",
-        "CheckReport",
-        "Checkpoint",
-        "Client",
-        "Coalition",
-        "Colluding",
-        "Commit",
-        "Completion",
-        "ConsensusConfig",
-        "ConsensusError",
-        "ControlPlane",
-        "DirectedKeyChannel",
-        "DropRelays",
-        "EquivocatingPrimary",
-        "Execution",
-        "FalseVotes",
-        "FetchState",
-        "FetchViewChange",
-        "Group",
-        "KeyDirectory",
-        "LinkProfile",
-        "Message",
-        "MessageNetwork",
-        "NewView",
-        "NodeKeys",
-        "Outcome",
-        "Outgoing",
-        "PBFTConfig",
-        "Packet",
-        "PadReceiver",
-        "PadSender",
-        "PrePrepare",
-        "Prepare",
-        "QuorumError",
-        "RelayedViewChange",
-        "Replay",
-        "Replica",
-        "Reply",
-        "Request",
-        "Round",
-        "SafetyViolation",
-        "Schedule",
-        "Send",
-        "SilentReplica",
-        "Slow",
-        "StateMachine",
-        "StateTransfer",
-        "Status",
-        "Tag",
-        "Verdict",
-        "ViewChange",
-        "ViewChangeAck",
-        "WeightedQuorums",
-        "batch_digest",
-        "build_group",
-        "check",
-        "generate_schedule",
-        "ledger_machine",
-        "message_digest",
-        "parse_reconfiguration",
-        "reconfiguration",
-        "replay_schedule",
-        "replica_behaviour",
-        "run_schedule",
-        "secret_bits",
-        "shrink",
-    ),
+    "network.consensus": tuple(n for n in consensus.__all__ if n != "BEHAVIOURS"),
     "network.simulation": (
         "NS_PER_S",
         "EventQueue",
@@ -206,21 +109,6 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
     "network.simulation.plotting": ("plot_timeseries",),
 }
 
-_EXPORTS: dict[str, str] = {
-    name: module for module, names in _EXPORTS_BY_MODULE.items() for name in names
-}
+__all__ = sorted([*exported_names(_EXPORTS_BY_MODULE), "__version__"])
 
-__all__ = sorted([*_EXPORTS, "__version__"])
-
-
-def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'network' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value  # cache: later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS_BY_MODULE)

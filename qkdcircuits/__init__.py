@@ -32,8 +32,7 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from qkdcircuits._lazy import exported_names, lazy_exports
 
 __version__ = "0.1.0"
 
@@ -247,25 +246,12 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
     ),
 }
 
-_EXPORTS: dict[str, str] = {
-    name: module for module, names in _EXPORTS_BY_MODULE.items() for name in names
-}
-
 _SUBPACKAGES = ("analysis", "circuits", "engine", "links", "postprocessing")
 
-__all__ = sorted([*_EXPORTS, *_SUBPACKAGES, "__version__"])
+__all__ = sorted([*exported_names(_EXPORTS_BY_MODULE), *_SUBPACKAGES, "__version__"])
 
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBPACKAGES:
-        return importlib.import_module(f"qkdcircuits.{name}")
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'qkdcircuits' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"qkdcircuits.{module_name}"), name)
-    globals()[name] = value  # cache: later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {f".{module}": names for module, names in _EXPORTS_BY_MODULE.items()},
+    submodules=_SUBPACKAGES,
+)

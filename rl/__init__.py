@@ -22,11 +22,9 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 import gymnasium as gym
 
+from qkdcircuits._lazy import lazy_exports
 from rl.baselines import BASELINES, DQNPolicy, GreedyPolicy, Policy, RandomPolicy, StaticPolicy
 from rl.env import ENV_ID, FLUCTUATION_PRESETS, ResourceAllocationEnv, RewardWeights
 from rl.train import (
@@ -40,12 +38,9 @@ from rl.train import (
 )
 
 # torch-based names, imported on first use
-_LAZY: dict[str, str] = {
-    "DQNAgent": "rl.dqn",
-    "DQNConfig": "rl.dqn",
-    "PrioritizedReplay": "rl.dqn",
-    "SumTree": "rl.dqn",
-}
+__getattr__, __dir__ = lazy_exports(
+    globals(), {"rl.dqn": ("DQNAgent", "DQNConfig", "PrioritizedReplay", "SumTree")}
+)
 
 __all__ = [
     "BASELINES",
@@ -73,13 +68,3 @@ __all__ = [
 
 if ENV_ID not in gym.registry:
     gym.register(id=ENV_ID, entry_point="rl.env:ResourceAllocationEnv")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'rl' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))

@@ -9,48 +9,23 @@
 * :func:`relay_multipath` (:mod:`network.keys.multipath`): Shamir shares over node-disjoint
   paths with key confirmation.
 
-The relay modules use :mod:`network.byzantine`, which itself uses :mod:`network.keys.material`;
-they are imported on first use so that either package can be imported first.
+Every name is imported from its module on first use: the relay modules use
+:mod:`network.byzantine`, which itself uses :mod:`network.keys.material`, so either package can
+be imported first, and ``import network`` reads this package's names without importing them.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from qkdcircuits._lazy import exported_names, lazy_exports
 
-from network.keys.material import KEY_MODES, KeyMaterial, xor
-from network.keys.store import UNLIMITED_BITS, KeyLedger, KeyStore, LinkKey
-
-__all__ = [
-    "KEY_MODES",
-    "MAX_SHARES",
-    "UNLIMITED_BITS",
-    "Delivery",
-    "KeyLedger",
-    "KeyMaterial",
-    "KeyStore",
-    "LinkKey",
-    "relay_multipath",
-    "relay_otp",
-    "xor",
-]
-
-_LAZY = {
-    "Delivery": "network.keys.relay",
-    "relay_otp": "network.keys.relay",
-    "MAX_SHARES": "network.keys.multipath",
-    "relay_multipath": "network.keys.multipath",
+# Public name -> module that defines it, imported on first use.
+_EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
+    "network.keys.material": ("KEY_MODES", "KeyMaterial", "xor"),
+    "network.keys.store": ("UNLIMITED_BITS", "KeyLedger", "KeyStore", "LinkKey"),
+    "network.keys.relay": ("Delivery", "relay_otp"),
+    "network.keys.multipath": ("MAX_SHARES", "relay_multipath"),
 }
 
+__all__ = exported_names(_EXPORTS_BY_MODULE)
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS_BY_MODULE)

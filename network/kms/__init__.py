@@ -19,52 +19,51 @@ name below is imported on first use, so ``import network.kms`` itself needs none
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from qkdcircuits._lazy import exported_names, lazy_exports
 
-_LAZY = {
-    "DEFENSES": "network.kms.supply",
-    "ROUTE_TYPES": "network.kms.supply",
-    "KeyRelayError": "network.kms.supply",
-    "KeySupply": "network.kms.supply",
-    "NetworkClock": "network.kms.supply",
-    "NetworkKeySupply": "network.kms.supply",
-    "RouteUnavailableError": "network.kms.supply",
-    "SuppliedKey": "network.kms.supply",
-    "majority_threshold": "network.kms.supply",
-    "speed_factor": "network.kms.supply",
-    "KME": "network.kms.service",
-    "ROUTE_EXTENSION": "network.kms.service",
-    "KMEConfig": "network.kms.service",
-    "KMSError": "network.kms.service",
-    "KeyManagementService": "network.kms.service",
-    "check_sae_id": "network.kms.service",
-    "Error": "network.kms.models",
-    "Key": "network.kms.models",
-    "KeyContainer": "network.kms.models",
-    "KeyID": "network.kms.models",
-    "KeyIDs": "network.kms.models",
-    "KeyRequest": "network.kms.models",
-    "Status": "network.kms.models",
-    "client_ssl_context": "network.kms.pki",
-    "create_test_pki": "network.kms.pki",
-    "read_pki_map": "network.kms.pki",
-    "sae_id_from_certificate": "network.kms.pki",
-    "KMSCluster": "network.kms.server",
-    "create_app": "network.kms.server",
+# Public name -> module that defines it, imported on first use.
+_EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
+    "network.kms.supply": (
+        "DEFENSES",
+        "ROUTE_TYPES",
+        "KeyRelayError",
+        "KeySupply",
+        "NetworkClock",
+        "NetworkKeySupply",
+        "RouteUnavailableError",
+        "SuppliedKey",
+        "majority_threshold",
+        "speed_factor",
+    ),
+    "network.kms.service": (
+        "KME",
+        "ROUTE_EXTENSION",
+        "KMEConfig",
+        "KMSError",
+        "KeyManagementService",
+        "check_sae_id",
+    ),
+    "network.kms.models": (
+        "Error",
+        "Key",
+        "KeyContainer",
+        "KeyID",
+        "KeyIDs",
+        "KeyRequest",
+        "Status",
+    ),
+    "network.kms.pki": (
+        "client_ssl_context",
+        "create_test_pki",
+        "read_pki_map",
+        "sae_id_from_certificate",
+    ),
+    "network.kms.server": (
+        "KMSCluster",
+        "create_app",
+    ),
 }
 
-__all__ = sorted(_LAZY)
+__all__ = exported_names(_EXPORTS_BY_MODULE)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS_BY_MODULE)

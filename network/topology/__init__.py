@@ -14,29 +14,25 @@
   a file path (what ``--topology NAME|FILE`` options need).
 """
 
-from network.topology.generators import random_geometric_topology, waxman_topology
-from network.topology.io import load_topology, resolve_topology, save_topology
-from network.topology.model import (
-    KEY_HOLDING_KINDS,
-    NODE_KINDS,
-    QKDTopology,
-    link_parameters,
-    max_link_length_km,
-)
-from network.topology.scenarios import SCENARIOS, ScenarioInfo, scenario
+from __future__ import annotations
 
-__all__ = [
-    "KEY_HOLDING_KINDS",
-    "NODE_KINDS",
-    "SCENARIOS",
-    "QKDTopology",
-    "ScenarioInfo",
-    "link_parameters",
-    "load_topology",
-    "max_link_length_km",
-    "random_geometric_topology",
-    "resolve_topology",
-    "save_topology",
-    "scenario",
-    "waxman_topology",
-]
+from qkdcircuits._lazy import exported_names, lazy_exports
+
+# Public name -> module that defines it, imported on first use (`network` derives its flat names
+# from this map without importing the modules).
+_EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
+    "network.topology.model": (
+        "KEY_HOLDING_KINDS",
+        "NODE_KINDS",
+        "QKDTopology",
+        "link_parameters",
+        "max_link_length_km",
+    ),
+    "network.topology.scenarios": ("SCENARIOS", "ScenarioInfo", "scenario"),
+    "network.topology.generators": ("random_geometric_topology", "waxman_topology"),
+    "network.topology.io": ("load_topology", "resolve_topology", "save_topology"),
+}
+
+__all__ = exported_names(_EXPORTS_BY_MODULE)
+
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS_BY_MODULE)
