@@ -80,7 +80,7 @@ def lazy_exports(
     Raises
     ------
     ValueError
-        If two modules export the same name.
+        As :func:`exported_names`, when ``exports`` names one public name twice.
 
     Examples
     --------
