@@ -60,34 +60,6 @@ __all__ = [
     "train",
 ]
 
-LOG_FIELDS: tuple[str, ...] = (
-    "episode",
-    "return",
-    "steps",
-    "key_rate_bps",
-    "served_fraction",
-    "qber_mean",
-    "qber_var",
-    "qber_var_fluct",
-    "epsilon",
-    "loss",
-    "updates",
-    "wall_s",
-)
-"""Columns of the training log (one row per episode)."""
-
-EVAL_FIELDS: tuple[str, ...] = (
-    "episode",
-    "return",
-    "key_rate_bps",
-    "served_fraction",
-    "qber_mean",
-    "qber_var",
-    "qber_var_fluct",
-)
-"""Columns of the evaluation log: the greedy policy after ``episode`` training episodes, means
-over the same evaluation episodes every time."""
-
 STAT_FIELDS: tuple[str, ...] = (
     "return",
     "key_rate_bps",
@@ -96,6 +68,23 @@ STAT_FIELDS: tuple[str, ...] = (
     "qber_var",
     "qber_var_fluct",
 )
+"""What one episode measured (the keys of :meth:`EpisodeStats.row`, less ``steps``)."""
+
+LOG_FIELDS: tuple[str, ...] = (
+    "episode",
+    STAT_FIELDS[0],
+    "steps",
+    *STAT_FIELDS[1:],
+    "epsilon",
+    "loss",
+    "updates",
+    "wall_s",
+)
+"""Columns of the training log (one row per episode)."""
+
+EVAL_FIELDS: tuple[str, ...] = ("episode", *STAT_FIELDS)
+"""Columns of the evaluation log: the greedy policy after ``episode`` training episodes, means
+over the same evaluation episodes every time."""
 
 
 @dataclass(frozen=True)
