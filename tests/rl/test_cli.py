@@ -74,53 +74,21 @@ def test_train_then_evaluate(tmp_path, capsys):
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def evaluate_argv(policy, *options):
+    """``rl evaluate --policy POLICY`` for one episode with seed 0, then ``options``."""
+    return ["rl", "evaluate", "--policy", policy, "--episodes", "1", "--seed", "0", *options]
+
+
 @pytest.mark.parametrize(
     ("argv", "match"),
     [
-        (
-            ["rl", "evaluate", "--policy", "best", "--episodes", "1", "--seed", "0"],
-            "unknown policy 'best'",
-        ),
+        (evaluate_argv("best"), "unknown policy 'best'"),
         (["rl", "evaluate", "--policy", "static", "--episodes", "-1", "--seed", "0"], "--episodes"),
         (["rl", "train", "--episodes", "-5", "--seed", "0", "--out", "x"], "--episodes"),
-        (
-            ["rl", "evaluate", "--policy", "dqn:CORRUPT", "--episodes", "1", "--seed", "0"],
-            "corrupt",
-        ),
-        (
-            ["rl", "evaluate", "--policy", "dqn:MISSING", "--episodes", "1", "--seed", "0"],
-            "does not exist",
-        ),
-        (
-            [
-                "rl",
-                "evaluate",
-                "--policy",
-                "static",
-                "--episodes",
-                "1",
-                "--seed",
-                "0",
-                "--plot",
-                "curve.png",
-            ],
-            "--plot needs",
-        ),
-        (
-            [
-                "rl",
-                "evaluate",
-                "--policy",
-                "static",
-                "--episodes",
-                "1",
-                "--seed",
-                "0",
-                "--topology",
-                "atlantis",
-            ],
-            "atlantis",
-        ),
+        (evaluate_argv("dqn:CORRUPT"), "corrupt"),
+        (evaluate_argv("dqn:MISSING"), "does not exist"),
+        (evaluate_argv("static", "--plot", "curve.png"), "--plot needs"),
+        (evaluate_argv("static", "--topology", "atlantis"), "atlantis"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(argv, match, tmp_path, capsys):

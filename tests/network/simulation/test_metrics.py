@@ -16,41 +16,24 @@ def _collector():
 
 def test_availability_exposure_and_rates_by_hand():
     m = _collector()
-    links = np.array([0, 1])
-    # pair 0: 3 requests -> served clean, served exposed, not served
-    m.record_request(
-        pair=0,
-        n_bits=100,
-        served=True,
-        exposed=False,
-        used_links=links,
-        link_qber=np.array([0.02, 0.04]),
-    )
-    m.record_request(
-        pair=0,
-        n_bits=100,
-        served=True,
-        exposed=True,
-        used_links=links,
-        link_qber=np.array([0.02, 0.08]),
-    )
-    m.record_request(
-        pair=0,
-        n_bits=100,
-        served=False,
-        exposed=False,
-        used_links=links,
-        link_qber=np.array([0.02, 0.08]),
-    )
-    # pair 1: 1 request served clean over link 2
-    m.record_request(
-        pair=1,
-        n_bits=300,
-        served=True,
-        exposed=False,
-        used_links=np.array([2]),
-        link_qber=np.array([0.01]),
-    )
+    # (pair, n_bits, served, exposed, used_links, link_qber)
+    requests = [
+        # pair 0: 3 requests -> served clean, served exposed, not served
+        (0, 100, True, False, [0, 1], [0.02, 0.04]),
+        (0, 100, True, True, [0, 1], [0.02, 0.08]),
+        (0, 100, False, False, [0, 1], [0.02, 0.08]),
+        # pair 1: 1 request served clean over link 2
+        (1, 300, True, False, [2], [0.01]),
+    ]
+    for pair, n_bits, served, exposed, used_links, link_qber in requests:
+        m.record_request(
+            pair=pair,
+            n_bits=n_bits,
+            served=served,
+            exposed=exposed,
+            used_links=np.array(used_links),
+            link_qber=np.array(link_qber),
+        )
     m.record_slice(
         time_ns=10**9,
         measured_qber=np.array([0.02, 0.08, 0.01]),
