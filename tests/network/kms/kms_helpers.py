@@ -1,6 +1,9 @@
-"""Helpers of the KMS tests: the SAEs, a KMS over the Cambridge network, HTTPS clients."""
+"""Helpers of the KMS tests: the SAEs, a KMS over the Cambridge network, HTTPS clients, threads."""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
 
 import httpx
 
@@ -42,3 +45,12 @@ def https_client(cluster: KMSCluster, pki_dir, sae: str | None, node=None) -> ht
         base_url=f"https://localhost:{port}",
         timeout=30.0,
     )
+
+
+def run_threads(target: Callable[..., object], arguments: Iterable[tuple]) -> None:
+    """Run ``target(*args)`` on one thread per tuple of ``arguments``, all at once; join them."""
+    threads = [threading.Thread(target=target, args=args) for args in arguments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

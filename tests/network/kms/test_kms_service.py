@@ -20,7 +20,7 @@ from network.kms.service import (
     KMSError,
     check_sae_id,
 )
-from tests.network.kms.kms_helpers import SAES, make_service
+from tests.network.kms.kms_helpers import SAES, make_service, run_threads
 
 
 def refused(call, *args, **kwargs) -> KMSError:
@@ -286,11 +286,7 @@ def test_concurrent_pairs_never_get_a_key_twice(service):
         except Exception as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=master, args=pair) for pair in pairs * 2]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(master, pairs * 2)
     assert not errors and len(sent) == 8 * 10 * 3
     assert len({value for _, _, value in sent.values()}) == len(sent)
 
@@ -306,15 +302,7 @@ def test_concurrent_pairs_never_get_a_key_twice(service):
         except KMSError as exc:
             assert exc.message == MSG_KEYS_NOT_FOUND
 
-    threads = [
-        threading.Thread(target=slave, args=(key_id, m, s))
-        for key_id, (m, s, _) in sent.items()
-        for _ in range(2)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(slave, [(key_id, m, s) for key_id, (m, s, _) in sent.items() for _ in range(2)])
     assert sorted(won) == sorted(sent) and service.pending_count() == 0
     service.supply.check_ledger()
 

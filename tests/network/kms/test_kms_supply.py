@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import threading
 import time
 
 import numpy as np
@@ -23,6 +22,7 @@ from network.kms.supply import (
 )
 from network.links import LinkModel
 from network.topology import scenario
+from tests.network.kms.kms_helpers import run_threads
 
 
 @pytest.fixture(scope="module")
@@ -220,11 +220,7 @@ def test_concurrent_draws_never_share_a_bit(cambridge):
             except Exception as exc:
                 errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=pair) for pair in pairs * 2]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(worker, pairs * 2)
     assert not errors and len(keys) == 160
     consumed = supply.key_ledger().consumed.sum()
     assert consumed == sum(key.consumed_bits for key in keys)
