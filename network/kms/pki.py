@@ -86,6 +86,45 @@ def _alt_name(host: str) -> x509.GeneralName:
         return x509.DNSName(host)
 
 
+def _builder(
+    *,
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: ec.EllipticCurvePublicKey,
+    now: datetime.datetime,
+    ca: bool,
+) -> x509.CertificateBuilder:
+    """A certificate valid from an hour before ``now`` for :data:`_VALIDITY`, before signing.
+
+    A CA certificate (``ca=True``, no intermediate CAs below it) may sign certificates and
+    CRLs; a leaf certificate may sign (TLS handshakes) and agree keys (ECDHE).
+    """
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + _VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not ca,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=not ca,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+
+
 def _issue(
     *,
     subject: str,
@@ -96,31 +135,9 @@ def _issue(
     hosts: Iterable[str] = (),
 ) -> tuple[bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(subject))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + _VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=True,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-    )
+    builder = _builder(
+        subject=_name(subject), issuer=ca_name, public_key=key.public_key(), now=now, ca=False
+    ).add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
     names = [_alt_name(host) for host in hosts]
     if names:
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
@@ -197,31 +214,9 @@ def create_test_pki(
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("abft-qkd test CA")
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + _VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
+    ca_cert = _builder(
+        subject=ca_name, issuer=ca_name, public_key=ca_key.public_key(), now=now, ca=True
+    ).sign(ca_key, hashes.SHA256())
     files: dict[str, tuple[bytes, int]] = {
         "ca.pem": (ca_cert.public_bytes(serialization.Encoding.PEM), 0o644)
     }
