@@ -239,7 +239,10 @@ class ResourceAllocationEnv(gym.Env):
         a topology file, or a topology (e.g. from
         :func:`network.topology.random_geometric_topology`: the size is configurable).
     byzantine_fraction : float
-        Fraction of the trusted nodes made Byzantine, in [0, 0.4].
+        Fraction of the candidate nodes made Byzantine, in [0, 0.4].
+    byzantine_kinds : sequence of str
+        Node kinds that are candidates (``"trusted"``, ``"endpoint"``, ``"relay"``; trusted
+        nodes by default; :func:`network.byzantine.assign_behaviours`).
     behaviour : str
         Their behaviour (a name of :data:`network.byzantine.BEHAVIOURS`).
     defense : {"abft", "none"}
@@ -286,6 +289,7 @@ class ResourceAllocationEnv(gym.Env):
         *,
         topology: str | QKDTopology = "secoqc",
         byzantine_fraction: float = 0.2,
+        byzantine_kinds: Sequence[str] = ("trusted",),
         behaviour: str = "mixed",
         defense: str = "abft",
         episode_slices: int = 200,
@@ -311,6 +315,9 @@ class ResourceAllocationEnv(gym.Env):
         if not 0.0 <= check_non_negative(byzantine_fraction, "byzantine_fraction") <= 0.4:
             raise ValueError(f"byzantine_fraction={byzantine_fraction!r} not in [0, 0.4]")
         self.byzantine_fraction = float(byzantine_fraction)
+        self.byzantine_kinds = tuple(byzantine_kinds)
+        for kind in self.byzantine_kinds:
+            check_choice(kind, "byzantine_kinds", ("trusted", "endpoint", "relay"))
         self.behaviour = check_choice(behaviour, "behaviour", tuple(BEHAVIOURS))
         check_choice(defense, "defense", DEFENCES)
         self.episode_slices = _positive_int(episode_slices, "episode_slices")
@@ -410,6 +417,7 @@ class ResourceAllocationEnv(gym.Env):
             behaviour=self.behaviour,
             config=self.config,
             seed=sim_seed,
+            kinds=self.byzantine_kinds,
         )
         self.simulation = sim
         n = self.n_links
