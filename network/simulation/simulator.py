@@ -472,9 +472,13 @@ class NetworkSimulation:
 
     def _apply_exclusions(self) -> None:
         nodes = self.link_graph.nodes
+        excluded = [nodes[i] for i in sorted(self.ledger.excluded_nodes)]
+        # An MDI relay holds no key: excluding it means not using the links through it.
+        relays = {node for node in excluded if self.topology.kind(node) == "relay"}
+        links = set(self.ledger.excluded_links)
+        links.update(k for k in range(self.n_links) if self.topology.relay(k) in relays)
         self.router.set_exclusions(
-            nodes=[nodes[i] for i in sorted(self.ledger.excluded_nodes)],
-            links=sorted(self.ledger.excluded_links),
+            nodes=[node for node in excluded if node not in relays], links=sorted(links)
         )
 
     # -- controls ---------------------------------------------------------------------------
