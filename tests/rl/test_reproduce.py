@@ -180,3 +180,21 @@ def test_config_validation():
         ReproduceConfig(fractions=(0.1, 0.2))
     with pytest.raises(ValueError, match="scale"):
         ReproduceConfig.scale("huge")
+
+
+def test_an_excluded_byzantine_relay_takes_its_links_out_of_routing():
+    # MDI relays are Byzantine candidates of the experiment; the defence may exclude one
+    from network.simulation.simulator import SimulationConfig, build_simulation
+
+    sim = build_simulation(
+        "secoqc",
+        byzantine_fraction=0.3,
+        config=SimulationConfig(duration_s=300.0),
+        seed=5,
+        kinds=("trusted", "relay"),
+    )
+    result = sim.run()
+    assert "relay-bre-gud" in result.excluded_nodes
+    through = [k for k in range(sim.n_links) if sim.topology.relay(k) == "relay-bre-gud"]
+    assert through and set(through) <= sim.router.exclusions[1]
+    assert "relay-bre-gud" not in sim.router.exclusions[0]
