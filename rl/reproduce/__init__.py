@@ -9,7 +9,7 @@ Examples
 --------
 >>> from rl.reproduce import ReproduceConfig
 >>> ReproduceConfig.scale("default").eval_seeds
-8
+10
 """
 
 from rl.reproduce.cache import ResultCache, code_version

@@ -63,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--seeds",
         type=count_at_least(2),
-        help="evaluation seeds per cell (>= 2; default 2 quick, 8 default, 20 full)",
+        help="evaluation seeds per cell (>= 2; default 2 quick, 10 default, 20 full)",
     )
     parser.add_argument(
         "--train-seeds",

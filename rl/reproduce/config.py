@@ -150,10 +150,10 @@ class ReproduceConfig:
         elif name == "default":
             base = cls(
                 name="default",
-                eval_seeds=8,
-                eval_slices=300,
+                eval_seeds=10,
+                eval_slices=600,
                 train_seeds=2,
-                train_episodes=60,
+                train_episodes=120,
                 train_slices=100,
                 eval_every=10,
                 eval_episodes=3,

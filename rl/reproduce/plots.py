@@ -83,7 +83,7 @@ def plot_qber_trace(results: dict[str, Any], path: str | Path) -> Path:
             100 * np.asarray(trace["qber"], dtype=float),
             color=f"C{index}",
             label=system,
-            linewidth=1.2,
+            linewidth=3.0 if index == 0 else 1.2,  # wide: the static systems may coincide
             alpha=0.85,
         )
         if index == 0:

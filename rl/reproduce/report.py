@@ -76,7 +76,8 @@ def check_claims(results: dict[str, Any]) -> list[dict[str, str]]:
     fraction; availability if ABFT-DRA >= 99.9 % and the baseline <= 97 % at that fraction;
     convergence if every training seed converged within 500 episodes, comparable only when
     training ran beyond 500 episodes; QBER variance if ABFT-DRA's variance in fluctuation
-    periods is >= 30 % below the baseline's (means over seeds).
+    periods is >= 30 % below the baseline's (means over seeds) and the paired per-seed difference
+    has a 95 % t interval that excludes zero (``not comparable`` when it does not).
     """
     config = results["config"]
     fractions = [f"{f:g}" for f in config["fractions"]]
@@ -87,7 +88,6 @@ def check_claims(results: dict[str, Any]) -> list[dict[str, str]]:
     dra = _mean(results, "abft-dra", at, "relative_key_rate")
     base = _mean(results, "baseline", at, "relative_key_rate")
     abft = _mean(results, "abft", at, "relative_key_rate")
-    exposed = _mean(results, "baseline", at, "exposed_key_fraction")
     agrees = dra >= 0.9 and base <= 0.6
     out.append(
         {
@@ -95,20 +95,7 @@ def check_claims(results: dict[str, Any]) -> list[dict[str, str]]:
             "measured": f"ABFT-DRA {_pct(dra)}, ABFT {_pct(abft)}, baseline {_pct(base)} "
             f"at {_pct(near, 0)}",
             "verdict": "agrees" if agrees else "disagrees",
-            "why": ""
-            if agrees
-            else (
-                "The baseline loses little key rate: most Byzantine behaviours here do not "
-                "destroy key in transit (a passive copier relays correctly; only withholding "
-                "and altering relays lose requests, and the endpoints' key confirmation rejects "
-                f"altered keys), so the attack shows up as exposed key ({_pct(exposed)} of the "
-                "baseline's delivered key) rather than as lost rate. ABFT-DRA's rate also "
-                "depends on the routes left once suspects are excluded."
-                if base > 0.6
-                else "ABFT-DRA does not recover the no-attack rate: excluding suspects removes "
-                "capacity, and the DQN's intensity, protocol and routing choices cannot make "
-                "up for the lost trusted nodes in this topology."
-            ),
+            "why": "" if agrees else _key_rate_why(results, at, dra, base),
         }
     )
 
@@ -193,20 +180,33 @@ def check_claims(results: dict[str, Any]) -> list[dict[str, str]]:
     base_v = _mean(results, "baseline", at, "qber_var_fluct")
     if math.isfinite(dra_v) and math.isfinite(base_v) and base_v > 0:
         reduction = 1.0 - dra_v / base_v
-        agrees = reduction >= 0.30
+        low, high = _paired_interval(results, at, "qber_var_fluct")
+        resolved = math.isfinite(low) and (low > 0 or high < 0)
+        measured = (
+            f"{_pct(reduction)} lower (ABFT-DRA {dra_v:.3g}, baseline {base_v:.3g}) at "
+            f"{_pct(near, 0)}; paired per-seed difference (baseline - ABFT-DRA) 95 % interval "
+            f"[{low:.3g}, {high:.3g}]"
+        )
+        if reduction >= 0.30 and resolved:
+            verdict, why = "agrees", ""
+        elif reduction >= 0.30:
+            verdict, why = (
+                "not comparable",
+                "The mean is lower by more than 30 %, but the paired difference over seeds is "
+                "within its 95 % interval of zero: few episodes contain a loss burst on a used "
+                "link, so this number of seeds does not resolve it (--full runs 20 hour-long "
+                "episodes).",
+            )
+        else:
+            verdict, why = (
+                "disagrees",
+                "A link's QBER during a loss burst is set by its physics (misalignment, dark "
+                "counts against the weakened signal) and by corrupted states; allocation changes "
+                "which links carry key and their intensity, not the error of a fluctuating link, "
+                "so the variance changes little.",
+            )
         out.append(
-            {
-                "claim": CLAIMS["qber_variance"],
-                "measured": f"{_pct(reduction)} lower (ABFT-DRA {dra_v:.3g}, baseline "
-                f"{base_v:.3g}) at {_pct(near, 0)}",
-                "verdict": "agrees" if agrees else "disagrees",
-                "why": ""
-                if agrees
-                else "A link's QBER during a loss burst is set by its physics (misalignment, "
-                "dark counts against the reduced signal) and by corrupted states; allocation "
-                "changes which links carry key and their intensity, not the error of a "
-                "fluctuating link, so the variance changes little.",
-            }
+            {"claim": CLAIMS["qber_variance"], "measured": measured, "verdict": verdict, "why": why}
         )
     else:
         out.append(
@@ -220,6 +220,42 @@ def check_claims(results: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
+def _paired_interval(results: dict[str, Any], at: str, metric: str) -> tuple[float, float]:
+    """95 % t interval of the per-seed difference baseline - ABFT-DRA (common seeds)."""
+    from rl.reproduce.experiment import statistics
+
+    episodes = results.get("episodes", {})
+    try:
+        base = episodes["baseline"][at][metric]
+        dra = episodes["abft-dra"][at][metric]
+    except KeyError:
+        return math.nan, math.nan
+    low, high = statistics([b - d for b, d in zip(base, dra, strict=True)])["ci95"]
+    return low, high
+
+
+def _key_rate_why(results: dict[str, Any], at: str, dra: float, base: float) -> str:
+    exposed_base = _mean(results, "baseline", at, "exposed_key_fraction")
+    exposed_dra = _mean(results, "abft-dra", at, "exposed_key_fraction")
+    parts = []
+    if base > 0.6:
+        parts.append(
+            f"The baseline keeps {_pct(base)} of its key rate: most Byzantine behaviours do not "
+            "destroy key in transit (a passive copier relays correctly; only withholding and "
+            "altering nodes lose requests, and the endpoints' key confirmation rejects altered "
+            f"keys), so the attack shows up as exposed key ({_pct(exposed_base)} of the "
+            "baseline's delivered key) rather than as lost rate."
+        )
+    if dra < 0.9:
+        parts.append(
+            f"ABFT-DRA keeps {_pct(dra)}: excluding suspected nodes and links removes routes "
+            "and capacity, and no intensity, protocol or routing choice restores a trusted node "
+            "that the network may no longer use. What the defence buys is secrecy: exposed key "
+            f"{_pct(exposed_dra)} against {_pct(exposed_base)}."
+        )
+    return " ".join(parts)
+
+
 def _cell(stats: dict[str, Any], scale: float, digits: int) -> str:
     mean, std, (lo, hi) = stats["mean"], stats["std"], stats["ci95"]
     if not math.isfinite(mean):
@@ -228,6 +264,10 @@ def _cell(stats: dict[str, Any], scale: float, digits: int) -> str:
     if math.isfinite(std):
         text += f" ± {std * scale:.{digits}f} [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
     return text
+
+
+def _nodes(count: Any) -> str:
+    return "? nodes" if count is None else f"{count} node{'' if count == 1 else 's'}"
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -246,7 +286,7 @@ def markdown(results: dict[str, Any]) -> str:
     header = [
         "metric",
         "system",
-        *[f"{100 * float(f):.0f} % Byzantine ({counts.get(f, '?')} nodes)" for f in fractions],
+        *[f"{100 * float(f):.0f} % Byzantine ({_nodes(counts.get(f))})" for f in fractions],
         "paper's claim",
     ]
     lines = [

@@ -124,6 +124,11 @@ def _synthetic(dra_rate, base_rate, dra_qber, dra_avail, base_avail, episodes=10
         },
         "table": table,
         "training": {"runs": [{"converged_at": conv, "eval_returns": [1.0, 2.0]}]},
+        # per-seed variances: baseline - ABFT-DRA = 4e-5 +- 1e-6, an interval clear of zero
+        "episodes": {
+            "baseline": {"0.2": {"qber_var_fluct": [1.01e-4, 0.99e-4, 1.0e-4]}},
+            "abft-dra": {"0.2": {"qber_var_fluct": [6e-5, 6e-5, 6e-5]}},
+        },
     }
 
 
@@ -140,6 +145,10 @@ def test_claims_verdicts_follow_the_stated_rules():
         assert differ[CLAIMS[key]]["verdict"] == "disagrees"
         assert differ[CLAIMS[key]]["why"]
     assert differ[CLAIMS["convergence"]]["verdict"] == "not comparable"
+    unresolved = _synthetic(0.95, 0.5, 0.008, 0.9999, 0.95)
+    unresolved["episodes"]["abft-dra"]["0.2"]["qber_var_fluct"] = [0.0, 1.8e-4, 0.0]
+    verdict = {c["claim"]: c["verdict"] for c in check_claims(unresolved)}
+    assert verdict[CLAIMS["qber_variance"]] == "not comparable"
     late = {
         c["claim"]: c["verdict"]
         for c in check_claims(_synthetic(0.95, 0.5, 0.008, 0.9999, 0.95, conv=700))
