@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Reproduce the ABFT-DRA experiment on the SECOQC network: baseline (no defence, "
             "static allocation), ABFT (adaptive voting, static allocation) and ABFT-DRA "
-            "(adaptive voting, trained DQN) at 0, 10, 20, 30 %% Byzantine nodes on common seeds. "
+            "(adaptive voting, trained DQN) at 0, 10, 20, 30 % Byzantine nodes on common seeds. "
             "Writes results.json, results.md and PNG figures to --out; tasks are cached in "
             "--out/cache, so a rerun resumes."
         ),

@@ -136,8 +136,10 @@ def check_claims(results: dict[str, Any]) -> list[dict[str, str]]:
             "exposed to it in the clear; a Byzantine trusted node that behaves correctly "
             "(passive copying) is never excluded by QBER-driven votes, so its pairs stay "
             "exposed under every system, and a pair whose only route crosses it cannot be "
-            "served unexposed. 99.99 % would also need far more requests than an episode holds "
-            "to be measured.",
+            "served unexposed. The defence does raise availability over the baseline "
+            f"({_pct(base_a, 1)} to {_pct(dra_a, 1)}) by voting out the nodes whose misbehaviour "
+            "is measurable (withholding, altering, corrupting states). 99.99 % would also need "
+            "far more requests than an episode holds to be measured.",
         }
     )
 
