@@ -19,8 +19,13 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 
 def test_readme_gives_the_install_and_run_command():
+    """The first command installs from scratch and ends in the main job, ``abft-qkd reproduce``."""
     readme = (ROOT / "README.md").read_text()
-    assert "pip install torch==2.13.0 && pip install . && abft-qkd mdi" in readme
+    command = (
+        "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && "
+        "pip install . && abft-qkd reproduce"
+    )
+    assert command in readme.splitlines()
 
 
 def test_layers_do_not_import_upwards():
