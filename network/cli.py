@@ -248,9 +248,17 @@ def _add_simulate(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--demand-rate",
         type=non_negative_float,
-        default=1.0,
+        default=None,
         metavar="HZ",
-        help="key requests per second per demand pair (default 1)",
+        help="key requests per second per demand pair (default: set by --utilisation)",
+    )
+    parser.add_argument(
+        "--utilisation",
+        type=bounded_float(0.0, 1.0, include_low=False, include_high=True),
+        default=0.5,
+        metavar="U",
+        help="without --demand-rate: requests load the busiest link to this fraction of its "
+        "nominal key rate, in (0, 1] (default 0.5, as SimulationConfig)",
     )
     parser.add_argument(
         "--key-bits", type=positive_count, default=256, metavar="N", help="bits per requested key"
@@ -301,7 +309,11 @@ def _simulate(args: argparse.Namespace) -> int:
         defense=args.defense,
         mode=args.mode,
         demands=DemandConfig(
-            rate_hz=args.demand_rate, key_bits=args.key_bits, pairs=args.pairs, relay=args.relay
+            rate_hz=args.demand_rate,
+            utilisation=args.utilisation,
+            key_bits=args.key_bits,
+            pairs=args.pairs,
+            relay=args.relay,
         ),
         fluctuations=FluctuationConfig.static() if args.static else FluctuationConfig(),
         consensus=args.consensus,

@@ -38,6 +38,19 @@ def test_json_has_the_documented_keys(capsys):
     assert out["config"]["duration_s"] == 20.0
 
 
+def test_demands_default_to_the_python_default_and_follow_the_options(capsys):
+    """Without --demand-rate the CLI loads the network like SimulationConfig() does."""
+    from network import DemandConfig
+
+    main([*ARGS, "--json"])
+    default = json.loads(capsys.readouterr().out)["config"]["demands"]
+    assert default["rate_hz"] is None
+    assert default["utilisation"] == DemandConfig().utilisation
+    main([*ARGS, "--json", "--demand-rate", "2", "--utilisation", "0.25"])
+    chosen = json.loads(capsys.readouterr().out)["config"]["demands"]
+    assert (chosen["rate_hz"], chosen["utilisation"]) == (2.0, 0.25)
+
+
 def test_same_seed_same_json(capsys):
     main([*ARGS, "--json"])
     first = capsys.readouterr().out
@@ -63,6 +76,8 @@ def test_plot_is_written(tmp_path, capsys):
         (["--consensus", "pbft", "--defense", "none"], "use --defense abft"),
         (["--consensus", "raft"], "consensus"),
         (["--replicas", "0"], "replicas"),
+        (["--utilisation", "0"], "utilisation"),
+        (["--utilisation", "1.5"], "utilisation"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(capsys, extra, message):
