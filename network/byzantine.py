@@ -185,7 +185,7 @@ class SplitReports:
 
 
 def _check_magnitude(value: float) -> float:
-    """A QBER shift in [0, 1/2]."""
+    """Check a QBER shift and return it as a float in [0, 1/2]."""
     magnitude = check_probability(value, "magnitude")
     if magnitude > _MAX_REPORTED_QBER:
         raise ValueError(f"magnitude={magnitude!r} must be <= 0.5")
@@ -285,7 +285,7 @@ class NodeBehaviour:
         recipients: Sequence[Hashable],
         rng: np.random.Generator,
     ) -> np.ndarray | SplitReports:
-        """The QBERs this node reports about ``links`` to each of ``recipients``.
+        """Return the QBERs this node reports about ``links`` to each of ``recipients``.
 
         Parameters
         ----------
@@ -310,7 +310,7 @@ class NodeBehaviour:
     def report_qber(
         self, *, link: int, measured_qber: float, recipient: Hashable, rng: np.random.Generator
     ) -> float | None:
-        """The QBER this node reports to ``recipient`` for ``link``; ``None`` if it sends none."""
+        """Return the QBER this node reports to ``recipient`` for ``link`` (``None``: none sent)."""
         output = self.report_qbers(
             links=np.array([link]),
             measured_qber=np.array([measured_qber], dtype=float),
@@ -324,7 +324,7 @@ class NodeBehaviour:
     def assess(
         self, *, subjects: Sequence[Hashable], errors: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray | None:
-        """The error rates this node submits about ``subjects`` (``None``: it submits nothing).
+        """Return the error rates this node submits about ``subjects`` (``None``: none).
 
         ``errors`` are the rates it computed from what it received; an honest node submits
         them unchanged (the same array object).
@@ -334,7 +334,7 @@ class NodeBehaviour:
     def votes(
         self, *, subjects: Sequence[Any], opinions: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
-        """This node's votes on excluding each subject, given its honest opinions.
+        """Return the node's votes on excluding each subject, given its honest opinions.
 
         Parameters
         ----------
@@ -355,7 +355,7 @@ class NodeBehaviour:
         return np.asarray(opinions, dtype=np.int8)
 
     def vote(self, *, subject: Any, opinion: bool, rng: np.random.Generator) -> bool | None:
-        """This node's vote on excluding ``subject`` given its honest ``opinion``.
+        """Return the node's vote on excluding ``subject`` given its honest ``opinion``.
 
         ``True``: exclude, ``False``: keep, ``None``: abstain.
         """
@@ -374,7 +374,7 @@ class NodeBehaviour:
         group: frozenset[Hashable],
         rng: np.random.Generator,
     ) -> NodeBehaviour:
-        """The instance :func:`assign_behaviours` places on a node.
+        """Build the instance :func:`assign_behaviours` places on a node.
 
         Parameters
         ----------
@@ -470,7 +470,7 @@ class FalseReports(ByzantineBehaviour):
         recipients: Sequence[Hashable],
         rng: np.random.Generator,
     ) -> np.ndarray:
-        """The measured QBERs shifted by ``magnitude`` in ``direction``, shape ``(1, k)``."""
+        """Return the measured QBERs shifted by ``magnitude`` in ``direction``, shape ``(1, k)``."""
         measured = _measured(measured_qber, links)
         if self.direction == "random":
             sign = np.where(rng.random(measured.size) < 0.5, -1.0, 1.0)
@@ -710,7 +710,7 @@ class Collude(ByzantineBehaviour):
         group: frozenset[Hashable],
         rng: np.random.Generator,
     ) -> NodeBehaviour:
-        """A member of ``group``."""
+        """Build a member of ``group``."""
         return cls(group=group, **options)
 
     def state_attack_prob(self) -> float:
@@ -725,7 +725,7 @@ class Collude(ByzantineBehaviour):
         recipients: Sequence[Hashable],
         rng: np.random.Generator,
     ) -> np.ndarray:
-        """The measured QBERs minus ``magnitude`` (at least 0), shape ``(1, k)``."""
+        """Return the measured QBERs minus ``magnitude`` (at least 0), shape ``(1, k)``."""
         return _shifted(_measured(measured_qber, links), -self.magnitude)[np.newaxis, :]
 
     def assess(
@@ -785,7 +785,7 @@ class Mixed(ByzantineBehaviour):
         return self.component.compromised
 
     def state_attack_prob(self) -> float:
-        """The component's."""
+        """Return the component's state-attack probability."""
         return self.component.state_attack_prob()
 
     def report_qbers(
@@ -796,7 +796,7 @@ class Mixed(ByzantineBehaviour):
         recipients: Sequence[Hashable],
         rng: np.random.Generator,
     ) -> np.ndarray | SplitReports:
-        """The component's."""
+        """Return the component's QBER reports."""
         return self.component.report_qbers(
             links=links, measured_qber=measured_qber, recipients=recipients, rng=rng
         )
@@ -804,17 +804,17 @@ class Mixed(ByzantineBehaviour):
     def assess(
         self, *, subjects: Sequence[Hashable], errors: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray | None:
-        """The component's."""
+        """Return the component's assessment."""
         return self.component.assess(subjects=subjects, errors=errors, rng=rng)
 
     def votes(
         self, *, subjects: Sequence[Any], opinions: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
-        """The component's."""
+        """Return the component's votes."""
         return self.component.votes(subjects=subjects, opinions=opinions, rng=rng)
 
     def relay(self, *, key: KeyMaterial, rng: np.random.Generator) -> RelayOutcome:
-        """The component's."""
+        """Return the component's relay decision."""
         return self.component.relay(key=key, rng=rng)
 
 

@@ -132,7 +132,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def topologies_listing() -> list[dict[str, Any]]:
-    """What ``abft-qkd network topologies --json`` prints: one summary per built-in scenario.
+    """Return what ``abft-qkd network topologies --json`` prints: one summary per built-in scenario.
 
     Returns
     -------

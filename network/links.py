@@ -426,11 +426,12 @@ class LinkModel:
     def _evaluate_states(
         self, owners: np.ndarray, states: np.ndarray, *, remember: bool
     ) -> np.ndarray:
-        """Cached quantities of link ``owners[i]`` at quantised state ``states[i]`` (exact).
+        """Return the cached quantities of link ``owners[i]`` at quantised state ``states[i]``.
 
-        The arm losses of a state are applied as an extra fibre loss where they are positive
-        and as a lower detector efficiency for their common part where it is negative, which
-        is the same for the photons.
+        The quantities are exact: evaluated at the quantised state itself. The arm losses of a
+        state are applied as an extra fibre loss where they are positive and as a lower detector
+        efficiency for their common part where it is negative, which is the same for the
+        photons.
         """
         out = np.full((owners.size, len(_CACHED)), np.nan)
         for way, name, index, group in self._groups:

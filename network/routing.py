@@ -303,8 +303,14 @@ class KeyRouter:
         self._matrices: dict[str, csr_matrix] = {}
 
     def cache_info(self) -> dict[str, int]:
-        """Cache statistics: ``hits`` and ``misses`` (cached answers and searches) and
-        ``invalidations`` (exclusion changes)."""
+        """Return the cache statistics.
+
+        Returns
+        -------
+        dict of str to int
+            ``hits`` and ``misses`` (cached answers and searches) and ``invalidations``
+            (exclusion changes).
+        """
         return dict(self._stats)
 
     # -- the split graph ------------------------------------------------------------------------
@@ -359,13 +365,13 @@ class KeyRouter:
         return vertices
 
     def _nodes_of(self, vertices: list[int]) -> Route:
-        """The node path of a split-graph vertex path (exit of the source, then entries)."""
+        """Return the node path of a split-graph vertex path (exit of the source, then entries)."""
         return (self._nodes[vertices[0] // 2], *(self._nodes[v // 2] for v in vertices[1::2]))
 
     # -- queries --------------------------------------------------------------------------------
 
     def link_of(self, u: Hashable, v: Hashable) -> int:
-        """The id of the link between ``u`` and ``v`` (either orientation).
+        """Return the id of the link between ``u`` and ``v`` (either orientation).
 
         Raises
         ------
@@ -378,7 +384,7 @@ class KeyRouter:
             raise KeyError(f"no link between {u!r} and {v!r}") from None
 
     def path_links(self, path: Sequence[Hashable]) -> tuple[int, ...]:
-        """The link ids of the hops of ``path``.
+        """Return the link ids of the hops of ``path``.
 
         Raises
         ------
@@ -450,7 +456,7 @@ class KeyRouter:
         return found
 
     def shortest_path(self, source: Hashable, target: Hashable, *, weight: Any = None) -> Route:
-        """The shortest key path from ``source`` to ``target`` in the current state.
+        """Return the shortest key path from ``source`` to ``target`` in the current state.
 
         Parameters
         ----------
@@ -532,7 +538,7 @@ class KeyRouter:
     def widest_path(
         self, source: Hashable, target: Hashable, residual_bits: np.ndarray
     ) -> tuple[Route, float]:
-        """The key path whose scarcest link holds the most key; fewest hops among those.
+        """Return the key path whose scarcest link holds the most key; fewest hops among those.
 
         The bottleneck is found by bisection over the distinct residual values (a path whose
         links all hold at least ``c`` exists iff ``source`` reaches ``target`` over those
@@ -711,7 +717,7 @@ class KeyRouter:
     def _decompose(
         self, s: int, t: int, arc_flow: np.ndarray, arc_cost: np.ndarray
     ) -> tuple[Route, ...]:
-        """The node paths of a unit flow from ``s`` to ``t``, cheapest first."""
+        """Return the node paths of a unit flow from ``s`` to ``t``, cheapest first."""
         successor = {
             int(a): (int(b), j)
             for j, a, b in zip(

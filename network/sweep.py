@@ -46,6 +46,27 @@ class SerialExecutor(concurrent.futures.Executor):
     def submit(
         self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future:
+        """Run ``fn(*args, **kwargs)`` now and return a future holding its outcome.
+
+        Parameters
+        ----------
+        fn : callable
+            The task.
+        *args, **kwargs
+            Its arguments.
+
+        Returns
+        -------
+        concurrent.futures.Future
+            Done already: it holds the result, or the exception ``fn`` raised (a
+            :class:`KeyboardInterrupt` propagates instead).
+
+        Examples
+        --------
+        >>> with SerialExecutor() as executor:
+        ...     executor.submit(pow, 2, 10).result()
+        1024
+        """
         future: concurrent.futures.Future = concurrent.futures.Future()
         try:
             future.set_result(fn(*args, **kwargs))
@@ -68,7 +89,7 @@ def _check_workers(workers: int | None) -> int:
 def open_executor(
     kind: str = "process", *, workers: int | None = None, address: str | None = None
 ) -> Iterator[concurrent.futures.Executor]:
-    """An executor for :func:`run_tasks`, shut down (and its cluster closed) on exit.
+    """Open an executor for :func:`run_tasks`, shut down (and its cluster closed) on exit.
 
     Parameters
     ----------

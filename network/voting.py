@@ -369,7 +369,7 @@ class VotingRule:
         return np.clip(new, self.floor, 1.0)
 
     def to_dict(self) -> dict[str, float | int]:
-        """The parameters as a JSON-ready dict."""
+        """Return the parameters as a JSON-ready dict."""
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
@@ -917,7 +917,7 @@ _REAL_TYPES = {float, int, np.float64}
 
 
 def _real_array(values: Any, name: str, *, none_as_nan: bool = False) -> np.ndarray:
-    """A sequence of real numbers (and ``None`` if allowed) as a float array, checked at once."""
+    """Check a sequence of real numbers (and ``None`` if allowed) at once; return a float array."""
     values = tuple(values)
     allowed = _REAL_TYPES | ({type(None)} if none_as_nan else set())
     for kind in set(map(type, values)) - allowed:
@@ -1153,7 +1153,7 @@ class ControlLedger:
         return mask
 
     def apply(self, operation: LedgerOperation) -> ControlLedger:
-        """The ledger after ``operation`` (this one is unchanged).
+        """Return the ledger after ``operation`` (this one is unchanged).
 
         Raises
         ------
@@ -1196,7 +1196,7 @@ class ControlLedger:
         return ledger
 
     def apply_all(self, operations: Sequence[LedgerOperation]) -> ControlLedger:
-        """The ledger after ``operations``, in order."""
+        """Return the ledger after ``operations``, in order."""
         ledger = self
         for operation in operations:
             ledger = ledger.apply(operation)
@@ -1287,7 +1287,7 @@ class LedgerStateMachine:
         ).encode()
 
     def snapshot(self) -> bytes:
-        """The whole state (equal states give equal bytes)."""
+        """Encode the whole state as bytes (equal states give equal bytes)."""
         return self.ledger.to_json().encode()
 
     def restore(self, snapshot: bytes) -> None:

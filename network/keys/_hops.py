@@ -44,7 +44,7 @@ def check_path(path: Any, name: str = "path") -> tuple[Hashable, ...]:
 
 
 def path_links(path: tuple[Hashable, ...], link_of: LinkOf, n_links: int) -> tuple[int, ...]:
-    """The link id of every hop of ``path``, from a callable or a mapping of node pairs."""
+    """Return the link id of every hop of ``path``, from a callable or a mapping of node pairs."""
     if isinstance(link_of, Mapping):
         mapping = link_of
 
@@ -78,9 +78,12 @@ def path_links(path: tuple[Hashable, ...], link_of: LinkOf, n_links: int) -> tup
 def check_behaviours(
     behaviours: Any, nodes: Sequence[Hashable]
 ) -> Mapping[Hashable, NodeBehaviour]:
-    """``behaviours`` (a mapping node -> NodeBehaviour, or None for all honest), checked for the
-    ``nodes`` that will act (the interior nodes of the paths), so that a bad entry is refused
-    before any key is consumed; entries of other nodes are not looked at."""
+    """Check ``behaviours`` for the ``nodes`` that will act and return it as a mapping.
+
+    ``behaviours`` is a mapping node -> NodeBehaviour, or None for all honest. Only the nodes
+    that will act (the interior nodes of the paths) are checked, so that a bad entry is refused
+    before any key is consumed; entries of other nodes are not looked at.
+    """
     if behaviours is None:
         return {}
     if not isinstance(behaviours, Mapping):
@@ -97,7 +100,7 @@ def check_behaviours(
 
 
 def behaviour_of(behaviours: Mapping[Hashable, NodeBehaviour], node: Hashable) -> NodeBehaviour:
-    """The behaviour of ``node`` (honest when the mapping leaves it out)."""
+    """Return the behaviour of ``node`` (honest when the mapping leaves it out)."""
     return behaviours.get(node, HONEST)
 
 
@@ -164,7 +167,7 @@ def carry(
 
 
 def _checked_outcome(outcome: Any, node: Hashable, key: KeyMaterial) -> KeyMaterial | None:
-    """The block a relay decision sends on (``None`` when withheld), checked."""
+    """Check a relay decision and return the block it sends on (``None`` when withheld)."""
     if not isinstance(outcome, RelayOutcome) or not isinstance(outcome.action, RelayAction):
         raise TypeError(f"the behaviour of node {node!r} returned {outcome!r}, not a RelayOutcome")
     if outcome.action is RelayAction.WITHHOLD:

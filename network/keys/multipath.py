@@ -116,7 +116,7 @@ def _check_paths(paths: Any) -> tuple[tuple[Hashable, ...], ...]:
 
 
 def _rebuild(subset: Sequence[tuple[int, KeyMaterial]], n_bits: int) -> KeyMaterial:
-    """The key rebuilt from ``(path index, share)`` pairs (altered if any share is, in counts)."""
+    """Rebuild the key from ``(path index, share)`` pairs (altered if any share is, in counts)."""
     if subset[0][1].bits is None:
         return KeyMaterial.counted(n_bits, altered=any(share.altered for _, share in subset))
     shares = [

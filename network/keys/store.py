@@ -100,8 +100,10 @@ def _bit_counts(n_bits: Any, size: int, name: str = "n_bits") -> np.ndarray:
 
 
 def _totals(ids: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct link ids (sorted) and the sum of ``counts`` for each: O(k log k) for k
-    requests, whatever the number of links."""
+    """Return the distinct link ids (sorted) and the sum of ``counts`` for each.
+
+    O(k log k) for k requests, whatever the number of links.
+    """
     unique, inverse = np.unique(ids, return_inverse=True)
     sums = np.zeros(unique.size, dtype=np.int64)
     np.add.at(sums, inverse, counts)
@@ -187,7 +189,14 @@ class KeyLedger:
             object.__setattr__(self, name, array)
 
     def totals(self) -> dict[str, int]:
-        """Sums over all links, keyed ``generated_bits``, ``stored_bits``, ... (plain ints)."""
+        """Return the sum over all links of each quantity.
+
+        Returns
+        -------
+        dict of str to int
+            Bits, keyed ``generated_bits``, ``stored_bits``, ``consumed_bits``,
+            ``delivered_bits`` and ``discarded_bits`` (plain ints).
+        """
         return {f"{name}_bits": int(getattr(self, name).sum()) for name in _LEDGER_FIELDS}
 
     def violations(self) -> np.ndarray:
@@ -565,7 +574,7 @@ consumed
         return int(dropped.sum())
 
     def ledger(self) -> KeyLedger:
-        """A snapshot of the ledger (copies of the per-link counts)."""
+        """Return a snapshot of the ledger (copies of the per-link counts)."""
         return KeyLedger(
             generated=self._generated,
             stored=self._stored,

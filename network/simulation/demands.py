@@ -159,7 +159,27 @@ class DemandProcess:
         self._rng = as_generator(seed)
 
     def arrivals(self, start_ns: int, stop_ns: int) -> tuple[np.ndarray, np.ndarray]:
-        """Requests arriving in ``[start_ns, stop_ns)``: arrival times (ns) and pair indices."""
+        """Draw the requests arriving in ``[start_ns, stop_ns)``.
+
+        Parameters
+        ----------
+        start_ns, stop_ns : int
+            The window, in ns (``stop_ns >= start_ns``).
+
+        Returns
+        -------
+        times_ns : numpy.ndarray
+            Arrival times (ns, ``int64``), sorted.
+        pair_index : numpy.ndarray
+            Index into ``pairs`` of each request.
+
+        Raises
+        ------
+        TypeError
+            If ``start_ns`` or ``stop_ns`` is not an integer.
+        ValueError
+            If ``stop_ns < start_ns``.
+        """
         for name, value in (("start_ns", start_ns), ("stop_ns", stop_ns)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise TypeError(f"{name}={value!r} must be an integer (ns)")

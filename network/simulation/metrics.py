@@ -163,12 +163,12 @@ class MetricsCollector:
         self.slice_mean_qber.append(float(finite.mean()) if finite.size else math.nan)
 
     def record_vote(self, *, time_ns: int, weights: np.ndarray) -> None:
-        """The node weights after a voting round."""
+        """Record the node weights after a voting round."""
         self.vote_times.append(int(time_ns))
         self.vote_weights.append(np.asarray(weights, dtype=float).copy())
 
     def summary(self, duration_s: float) -> RunMetrics:
-        """The run's metrics over ``duration_s`` simulated seconds."""
+        """Return the run's metrics over ``duration_s`` simulated seconds."""
         requests = int(self._requests.sum())
         with np.errstate(invalid="ignore", divide="ignore"):
             per_pair_avail = self._available / self._requests

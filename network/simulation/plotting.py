@@ -16,7 +16,7 @@ _FORMATS = {".png", ".pdf", ".svg"}
 
 
 def check_figure_path(path: str | os.PathLike[str]) -> Path:
-    """The target of a figure, checked before anything is computed or written.
+    """Check the target of a figure before anything is computed or written, and return it.
 
     Raises
     ------

@@ -466,7 +466,7 @@ class NetworkSimulation:
         )
 
     def _committed(self, ledger: ControlLedger) -> None:
-        """The replicas committed a new ledger: routing follows it from now on."""
+        """Adopt a ledger the replicas committed: routing follows it from now on."""
         self.ledger = ledger
         self._apply_exclusions()
 
@@ -551,10 +551,11 @@ class NetworkSimulation:
         self.intensity_scale[index] = values
 
     def _rate_for_utilisation(self) -> float:
-        """The per-pair request rate at which the busiest link spends ``utilisation`` of its key.
+        """Return the per-pair request rate (Hz) at which the busiest link spends ``utilisation``.
 
-        Every pair's requests are routed along its shortest path (fewest hops) at the nominal
-        state; the load of a link is the number of pairs crossing it times ``key_bits``.
+        ``utilisation`` is the fraction of that link's key spent. Every pair's requests are
+        routed along its shortest path (fewest hops) at the nominal state; the load of a link is
+        the number of pairs crossing it times ``key_bits``.
         """
         crossing = np.zeros(self.n_links)
         for source, target in self.pairs:
@@ -776,7 +777,7 @@ class NetworkSimulation:
         return self.result(interrupted=interrupted)
 
     def result(self, *, interrupted: bool = False) -> SimulationResult:
-        """The summary of everything simulated so far."""
+        """Summarise everything simulated so far."""
         m = self.metrics
         ledger = self.store.ledger().totals()
         weights = self.ledger.weights_array
@@ -817,7 +818,7 @@ def build_simulation(
     kinds: Sequence[str] = ("trusted",),
     behaviour_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> NetworkSimulation:
-    """A simulation of ``topology`` with Byzantine nodes placed on a fraction of its nodes.
+    """Build a simulation of ``topology`` with Byzantine nodes on a fraction of its nodes.
 
     Parameters
     ----------

@@ -243,8 +243,11 @@ class _Layout:
         )
 
     def _repair(self, pairs: np.ndarray) -> np.ndarray:
-        """Links that make the trusted nodes one component and give every endpoint a trusted
-        neighbour (nearest-node joins; see the module docstring)."""
+        """Return the links that join the trusted nodes and give endpoints a trusted neighbour.
+
+        The links make the trusted nodes one component and give every endpoint a trusted
+        neighbour (nearest-node joins; see the module docstring).
+        """
         trusted = np.flatnonzero(~self.is_endpoint)
         component = np.full(self.n, -1)
         both_trusted = ~self.is_endpoint[pairs[:, 0]] & ~self.is_endpoint[pairs[:, 1]]
@@ -335,7 +338,7 @@ LAYOUT_ARGUMENTS: tuple[str, ...] = (
 
 
 def _layout_arguments(arguments: Mapping[str, object]) -> dict[str, object]:
-    """The shared arguments of a generator call (its ``locals()``), by name."""
+    """Return the shared arguments of a generator call (its ``locals()``), by name."""
     return {name: arguments[name] for name in LAYOUT_ARGUMENTS}
 
 
@@ -357,7 +360,7 @@ def random_geometric_topology(
     decoy: str | Mapping[str, str] = "infinite",
     seed: SeedLike = None,
 ) -> QKDTopology:
-    """A random geometric QKD network (links between nodes closer than ``radius_km``).
+    """Build a random geometric QKD network (links between nodes closer than ``radius_km``).
 
     Parameters
     ----------
@@ -423,7 +426,7 @@ def waxman_topology(
     decoy: str | Mapping[str, str] = "infinite",
     seed: SeedLike = None,
 ) -> QKDTopology:
-    """A Waxman QKD network (pair linked with probability ``beta exp(-d / (alpha L))``).
+    """Build a Waxman QKD network (pair linked with probability ``beta exp(-d / (alpha L))``).
 
     ``L`` is the largest distance between two nodes, so at fixed density the mean degree grows
     with ``n_nodes`` (about ``4 pi beta alpha^2 n`` at the default density, less near the

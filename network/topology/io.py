@@ -532,7 +532,7 @@ def load_topology(path: str | os.PathLike[str], *, format: str | None = None) ->
 
 
 def resolve_topology(spec: str | os.PathLike[str]) -> QKDTopology:
-    """A built-in scenario by name, or a topology file by path.
+    """Return a built-in scenario by name, or read a topology file by path.
 
     Parameters
     ----------

@@ -155,8 +155,10 @@ def link_parameters(
 
 
 def _relay_fraction(params: BB84DecoyParams | MDIParams) -> float:
-    """The MDI relay's position as a fraction of the length from Alice (0.5 for BB84 or a
-    zero-length link)."""
+    """Return the MDI relay's position as a fraction of the length from Alice.
+
+    0.5 for BB84 or a zero-length link.
+    """
     if isinstance(params, MDIParams):
         total = params.length_a_km + params.length_b_km
         return 0.5 if total == 0.0 else params.length_a_km / total
@@ -172,8 +174,11 @@ _CHANNEL_FIELDS = tuple(name for name in _field_names(FiberChannel) if name != "
 
 
 def _without_lengths(params: BB84DecoyParams | MDIParams) -> tuple:
-    """Every field of ``params`` except the fibre lengths: equal for links that differ only in
-    length (built field by field, far cheaper than a validated copy with zero lengths)."""
+    """Return every field of ``params`` except the fibre lengths.
+
+    Equal for links that differ only in length (built field by field, far cheaper than a
+    validated copy with zero lengths).
+    """
     parts: list[Any] = [type(params)]
     for name in _field_names(type(params)):
         value = getattr(params, name)
@@ -267,7 +272,7 @@ def _check_pos(node: Hashable, value: Any) -> tuple[float, float]:
 
 
 def decoy_by_protocol(decoy: str | Mapping[str, str]) -> dict[str, str]:
-    """The decoy method of each protocol, from one method or a mapping protocol -> method.
+    """Return the decoy method of each protocol, from one method or a mapping protocol -> method.
 
     Parameters
     ----------
@@ -653,8 +658,11 @@ class QKDTopology:
 
     @property
     def graph(self) -> nx.Graph:
-        """The frozen graph (node ``kind``/``pos_km``; edge ``protocol``, ``params``, ``relay``,
-        ``link_id``, ``length_km``)."""
+        """The frozen graph.
+
+        Nodes carry ``kind`` and ``pos_km``; edges carry ``protocol``, ``params``, ``relay``,
+        ``link_id`` and ``length_km``.
+        """
         return self._graph
 
     @property
@@ -762,9 +770,11 @@ class QKDTopology:
 
     @property
     def routing_graph(self) -> nx.Graph:
-        """Frozen graph of the key-holding nodes and the links, edges carrying ``link_id`` and
-        ``length_km`` (relays removed; endpoints remain but must not be interior nodes of a
-        relay path)."""
+        """Frozen graph of the key-holding nodes and the links.
+
+        Edges carry ``link_id`` and ``length_km``; relays are removed; endpoints remain but must
+        not be interior nodes of a relay path.
+        """
         if self._routing is None:
             self._routing = nx.freeze(self._graph.subgraph(self.key_holding_nodes).copy())
         return self._routing
@@ -1153,7 +1163,7 @@ class QKDTopology:
         return f"QKDTopology(name={self._name!r}, {counts}, links={self.n_links})"
 
     def summary(self) -> dict[str, Any]:
-        """Counts and metadata for listings (what ``abft-qkd network topologies`` prints).
+        """Return counts and metadata for listings (what ``abft-qkd network topologies`` prints).
 
         Returns
         -------
@@ -1193,7 +1203,7 @@ FORMAT_VERSION = 1
 
 
 def _hashable_name(value: Any, where: str) -> Hashable:
-    """A node name read from a file: str or int (JSON gives nothing else usable)."""
+    """Check a node name read from a file: str or int (JSON gives nothing else usable)."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise TopologyError(f"{where}: node name {value!r} must be a str or an int")
     return value

@@ -109,7 +109,7 @@ SECOQC_DESCRIPTION = (
 
 
 def secoqc() -> QKDTopology:
-    """The SECOQC network in Vienna (2008) with four endpoint users.
+    """Build the SECOQC network in Vienna (2008) with four endpoint users.
 
     From M. Peev et al., "The SECOQC quantum key distribution network in Vienna", New J. Phys.
     11, 075001 (2009): six trusted nodes named after their sites (SIE, ERD, GUD, FOR, BRE, the
@@ -174,7 +174,7 @@ TOKYO_DESCRIPTION = (
 
 
 def tokyo() -> QKDTopology:
-    """The Tokyo QKD Network (2010) with four endpoint users.
+    """Build the Tokyo QKD Network (2010) with four endpoint users.
 
     From M. Sasaki et al., "Field test of quantum key distribution in the Tokyo QKD Network",
     Opt. Express 19, 10387 (2011): four access points, Koganei, Otemachi, Hakusan and Hongo; the
@@ -232,7 +232,7 @@ CAMBRIDGE_DESCRIPTION = (
 
 
 def cambridge() -> QKDTopology:
-    """A metro triangle after the Cambridge quantum network, with three endpoint users.
+    """Build a metro triangle after the Cambridge quantum network, with three endpoint users.
 
     From J. F. Dynes et al., "Cambridge quantum network", npj Quantum Inf. 5, 101 (2019): three
     geographically separated nodes joined pairwise by QKD links over deployed fibre (a triangle,
@@ -295,7 +295,7 @@ BACKBONE_DESCRIPTION = (
 
 
 def backbone(*, n_trusted: int = 32, spacing_km: float = 65.0) -> QKDTopology:
-    """A Beijing-Shanghai-style chain of trusted nodes with endpoint users at four cities.
+    """Build a Beijing-Shanghai-style chain of trusted nodes with endpoint users at four cities.
 
     From Y.-A. Chen et al., "An integrated space-to-ground quantum communication network over
     4,600 kilometres", Nature 589, 214 (2021): a trusted-relay fibre backbone of more than
@@ -418,7 +418,7 @@ SCENARIOS: Mapping[str, ScenarioInfo] = types.MappingProxyType(
 
 @functools.cache
 def scenario(name: str) -> QKDTopology:
-    """The built-in scenario ``name`` (built once, then shared: topologies are immutable).
+    """Return the built-in scenario ``name`` (built once, then shared: topologies are immutable).
 
     Parameters
     ----------
