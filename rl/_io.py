@@ -1,5 +1,7 @@
-"""Atomic file writes shared by the rl modules: a temporary file in the target folder, then
-:func:`os.replace`, so an interrupted write leaves the previous file (or none), never half of one.
+"""Atomic file writes shared by the rl modules.
+
+A temporary file in the target folder, then :func:`os.replace`, so an interrupted write leaves the
+previous file (or none), never half of one.
 """
 
 from __future__ import annotations

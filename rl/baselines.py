@@ -57,15 +57,41 @@ class Policy:
     env_overrides: dict[str, Any] = {}  # noqa: RUF012 (read-only class default)
 
     def reset(self, seed: SeedLike = None) -> None:
-        """Called before each evaluation run (policies with state reseed here)."""
+        """Prepare for an evaluation run (policies with state reseed here; the base does nothing).
+
+        Parameters
+        ----------
+        seed : int, numpy.random.Generator or None
+            Seed of the policy's own randomness for the run, if it has any.
+        """
 
     def act(self, env: ResourceAllocationEnv, obs: np.ndarray, info: dict[str, Any]) -> int:
-        """The action for observation ``obs`` of ``env`` (``info`` holds ``action_mask``)."""
+        """Choose the action for observation ``obs`` of ``env``.
+
+        Parameters
+        ----------
+        env : ResourceAllocationEnv
+            The environment acted on (action encoding, intensity levels, routings).
+        obs : numpy.ndarray
+            The current observation.
+        info : dict
+            The environment's info; ``info["action_mask"]`` flags the allowed actions.
+
+        Returns
+        -------
+        int
+            An allowed action index.
+
+        Raises
+        ------
+        NotImplementedError
+            On the base class; every policy overrides it.
+        """
         raise NotImplementedError
 
 
 def _level_of_one(env: ResourceAllocationEnv) -> int:
-    """The intensity level closest to scale 1 (the nominal optimum)."""
+    """Return the intensity level closest to scale 1 (the nominal optimum)."""
     return int(np.argmin(np.abs(env.intensity_levels - 1.0)))
 
 
@@ -75,7 +101,7 @@ class StaticPolicy(Policy):
     name = "static"
 
     def act(self, env: ResourceAllocationEnv, obs: np.ndarray, info: dict[str, Any]) -> int:
-        """Always the same action."""
+        """Return the fixed action: nominal intensities, primary protocols, ``env.routings[0]``."""
         return env.encode_action(level=_level_of_one(env), protocol=0, routing=env.routings[0])
 
 
@@ -111,7 +137,7 @@ class RandomPolicy(Policy):
             self.rng = as_generator(seed)
 
     def act(self, env: ResourceAllocationEnv, obs: np.ndarray, info: dict[str, Any]) -> int:
-        """A uniform draw among the allowed actions."""
+        """Draw uniformly among the allowed actions."""
         return int(self.rng.choice(np.flatnonzero(info["action_mask"])))
 
 
@@ -132,7 +158,7 @@ class DQNPolicy(Policy):
         self.agent, self.name, self.path = agent, name, path
 
     def act(self, env: ResourceAllocationEnv, obs: np.ndarray, info: dict[str, Any]) -> int:
-        """The allowed action of largest value."""
+        """Return the allowed action of largest value under the agent's network."""
         return self.agent.act(obs, info["action_mask"], explore=False)
 
 

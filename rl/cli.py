@@ -1,4 +1,4 @@
-"""The ``abft-qkd rl`` command: train the DQN allocator and compare it with the baselines.
+r"""The ``abft-qkd rl`` command: train the DQN allocator and compare it with the baselines.
 
 Registered through the ``abft_qkd.cli`` entry-point group (``rl = "rl.cli:register"`` in
 ``pyproject.toml``); torch is imported only when a subcommand runs.
@@ -27,7 +27,7 @@ exit with status 2 and one line on stderr.
 Examples (shell)::
 
     abft-qkd rl train --episodes 300 --seed 1 --out runs/dqn1
-    abft-qkd rl evaluate --policy dqn:runs/dqn1/checkpoint.pt --policy static --policy greedy \\
+    abft-qkd rl evaluate --policy dqn:runs/dqn1/checkpoint.pt --policy static --policy greedy \
         --policy random --episodes 20 --seed 7
 """
 
@@ -158,7 +158,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def parse_policy(text: str, *, device: str = "cpu") -> Any:
-    """A policy from its command-line name: ``static``, ``greedy``, ``random`` or ``dqn:PATH``.
+    """Build a policy from its command-line name: ``static``, ``greedy``, ``random``, ``dqn:PATH``.
 
     Raises
     ------

@@ -369,7 +369,7 @@ class ResourceAllocationEnv(gym.Env):
 
     # -- actions ----------------------------------------------------------------------------
     def decode_action(self, action: int) -> tuple[float, int, str]:
-        """The ``(intensity scale, protocol, routing)`` of an action index.
+        """Decode an action index into ``(intensity scale, protocol, routing)``.
 
         Examples
         --------
@@ -387,7 +387,7 @@ class ResourceAllocationEnv(gym.Env):
         )
 
     def encode_action(self, *, level: int, protocol: int, routing: str) -> int:
-        """The action index of an intensity-level index, a protocol (0/1) and a routing name.
+        """Encode an intensity-level index, a protocol (0/1) and a routing name as an action index.
 
         Examples
         --------

@@ -52,7 +52,7 @@ def multiplication_tables(*keys: int) -> list[array]:
 
 
 def multiply(a: int, b: int) -> int:
-    """``a * b`` in GF(2^64), bit by bit (for the few products a hash key needs)."""
+    """Multiply ``a * b`` in GF(2^64), bit by bit (for the few products a hash key needs)."""
     result = 0
     while b:
         if b & 1:

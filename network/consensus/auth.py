@@ -103,7 +103,7 @@ Authenticator = dict
 
 
 def message_digest(data: bytes) -> bytes:
-    """The 16-byte BLAKE2b digest of a canonical message encoding.
+    """Return the 16-byte BLAKE2b digest of a canonical message encoding.
 
     Examples
     --------
@@ -213,7 +213,7 @@ class DirectedKeyChannel:
     def from_bits(
         cls, bits: np.ndarray, *, replenish_bits: int | None = None
     ) -> DirectedKeyChannel:
-        """A channel whose two pools start with ``bits`` (0/1 array; the pools own its bits).
+        """Build a channel whose two pools start with ``bits`` (0/1 array; the pools own its bits).
 
         Each pool gets its own copy: a pool may zero the array it is given.
         """
@@ -222,7 +222,7 @@ class DirectedKeyChannel:
 
     @classmethod
     def from_secrets(cls, n_bits: int, *, replenish_bits: int | None = None) -> DirectedKeyChannel:
-        """A channel with ``n_bits`` fresh secret bits from :mod:`secrets` (tests, demos)."""
+        """Build a channel with ``n_bits`` fresh secret bits from :mod:`secrets` (tests, demos)."""
         n_bits = _check_count(n_bits, "n_bits", minimum=0)
         return cls.from_bits(secret_bits(n_bits), replenish_bits=replenish_bits)
 
@@ -230,7 +230,7 @@ class DirectedKeyChannel:
     def supplied(
         cls, supply: Callable[[int], tuple[np.ndarray, np.ndarray] | None]
     ) -> DirectedKeyChannel:
-        """An empty channel that draws its key from ``supply`` as it needs it."""
+        """Build an empty channel that draws its key from ``supply`` as it needs it."""
         empty = np.zeros(0, dtype=np.uint8)
         return cls(KeyPool(empty.copy()), KeyPool(empty), supply=supply)
 
@@ -248,8 +248,10 @@ class DirectedKeyChannel:
         self.receiver_pool.extend(other.copy())
 
     def ensure(self, pool: KeyPool, n_bits: int) -> bool:
-        """Whether ``pool`` holds ``n_bits`` (topping both pools up first from the supply, or
-        with fresh secret bits if replenishing)."""
+        """Return whether ``pool`` holds ``n_bits``, topping both pools up first if it is short.
+
+        The top-up comes from the supply, or is fresh secret bits if the channel replenishes.
+        """
         if pool.remaining >= n_bits:
             return True
         short = n_bits - pool.remaining
@@ -265,7 +267,7 @@ class DirectedKeyChannel:
         return True
 
     def hasher(self, key: int) -> DigestHasher:
-        """The precomputed hash for ``key``.
+        """Return the precomputed hash for ``key``.
 
         Each end takes its hash key from its own pool; when both ends live in one process (a
         simulation) and hold the same key, they share the tables instead of building them twice.
@@ -325,7 +327,7 @@ class PadSender:
         return True
 
     def sign(self, digest: bytes) -> Tag | None:
-        """The tag of a 16-byte ``digest`` with the next pad, or ``None`` without key left."""
+        """Tag a 16-byte ``digest`` with the next pad; return ``None`` without key left."""
         if self._hash is None and not self._start():
             return None
         if not self._pads and not self._refill():
@@ -633,18 +635,18 @@ class KeyDirectory:
         self._channels[key] = channel
 
     def find(self, sender: int, receiver: int) -> DirectedKeyChannel | None:
-        """The channel ``sender -> receiver``, or ``None``."""
+        """Return the channel ``sender -> receiver``, or ``None``."""
         return self._channels.get((sender, receiver))
 
     def channel(self, sender: int, receiver: int) -> DirectedKeyChannel:
-        """The channel ``sender -> receiver``; raises ``ValueError`` naming the pair if absent."""
+        """Return the channel ``sender -> receiver`` (``ValueError`` naming the pair if absent)."""
         channel = self.find(sender, receiver)
         if channel is None:
             raise ValueError(f"no key channel from {sender!r} to {receiver!r}")
         return channel
 
     def endpoint(self, node: int) -> NodeKeys:
-        """The :class:`NodeKeys` of ``node`` (one object per node)."""
+        """Return the :class:`NodeKeys` of ``node`` (one object per node)."""
         if node not in self._endpoints:
             if not any(node in pair for pair in self._channels):
                 raise ValueError(f"node={node!r} has no key channel in this directory")
@@ -652,11 +654,11 @@ class KeyDirectory:
         return self._endpoints[node]
 
     def make_sender(self, channel: DirectedKeyChannel) -> PadSender:
-        """A :class:`PadSender` with this directory's settings."""
+        """Make a :class:`PadSender` with this directory's settings."""
         return PadSender(channel, prefetch_pads=self.prefetch_pads)
 
     def make_receiver(self, channel: DirectedKeyChannel) -> PadReceiver:
-        """A :class:`PadReceiver` with this directory's settings."""
+        """Make a :class:`PadReceiver` with this directory's settings."""
         return PadReceiver(
             channel,
             window_pads=self.window_pads,

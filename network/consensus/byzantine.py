@@ -76,9 +76,41 @@ class SilentReplica(Behaviour):
     name = "silent"
 
     def receive(self, replica: Replica, packet: Packet, now: int) -> bool:
+        """Refuse every packet (a crashed replica processes nothing).
+
+        Parameters
+        ----------
+        replica : Replica
+            The replica this behaviour drives.
+        packet : Packet
+            The incoming packet.
+        now : int
+            Simulated time, in nanoseconds.
+
+        Returns
+        -------
+        bool
+            Always ``False``.
+        """
         return False
 
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
+        """Send nothing.
+
+        Parameters
+        ----------
+        replica : Replica
+            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
+        sends : list of Send
+            The messages the protocol would send.
+        now : int
+            Simulated time, in nanoseconds.
+
+        Returns
+        -------
+        list of Send or Outgoing
+            Always empty.
+        """
         return []
 
 
@@ -93,6 +125,23 @@ class Slow(Behaviour):
         self.delay_ns = delay_ns
 
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
+        """Delay every message by ``delay_ns``.
+
+        Parameters
+        ----------
+        replica : Replica
+            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
+        sends : list of Send
+            The messages the protocol would send.
+        now : int
+            Simulated time, in nanoseconds.
+
+        Returns
+        -------
+        list of Send or Outgoing
+            ``sends`` with ``delay_ns`` nanoseconds added to each :class:`Send`;
+            pre-authenticated packets unchanged.
+        """
         return [
             Send(s.message, s.receivers, s.delay_ns + self.delay_ns) if isinstance(s, Send) else s
             for s in sends
@@ -123,6 +172,23 @@ class EquivocatingPrimary(Behaviour):
         self.side_b = None if side_b is None else frozenset(side_b)
 
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
+        """Split each non-empty PRE-PREPARE into the real batch and the null batch.
+
+        Parameters
+        ----------
+        replica : Replica
+            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
+        sends : list of Send
+            The messages the protocol would send.
+        now : int
+            Simulated time, in nanoseconds.
+
+        Returns
+        -------
+        list of Send or Outgoing
+            ``sends`` with every PRE-PREPARE of a non-empty batch sent as is to the
+            backups outside ``side_b`` and with the null batch to those in ``side_b``.
+        """
         out: list[Send | Outgoing] = []
         for item in sends:
             message = getattr(item, "message", None)
@@ -141,6 +207,24 @@ class FalseVotes(Behaviour):
     name = "false-votes"
 
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
+        """Replace votes, checkpoints and VIEW-CHANGEs with false ones.
+
+        Parameters
+        ----------
+        replica : Replica
+            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
+        sends : list of Send
+            The messages the protocol would send.
+        now : int
+            Simulated time, in nanoseconds.
+
+        Returns
+        -------
+        list of Send or Outgoing
+            ``sends`` with PREPAREs, COMMITs and CHECKPOINTs for random 16-byte
+            digests, and VIEW-CHANGEs (view > 0) claiming an invented prepared entry just above the
+            stable checkpoint; other messages unchanged.
+        """
         out: list[Send | Outgoing] = []
         for item in sends:
             message = getattr(item, "message", None)
@@ -194,10 +278,43 @@ class Replay(Behaviour):
         self.per_send = per_send
 
     def receive(self, replica: Replica, packet: Packet, now: int) -> bool:
+        """Remember ``packet`` for later replay and let the replica process it.
+
+        Parameters
+        ----------
+        replica : Replica
+            The replica this behaviour drives.
+        packet : Packet
+            The incoming packet.
+        now : int
+            Simulated time, in nanoseconds.
+
+        Returns
+        -------
+        bool
+            Always ``True``.
+        """
         self.received.append(packet)
         return True
 
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
+        """Add up to ``per_send`` replays to the messages sent.
+
+        Parameters
+        ----------
+        replica : Replica
+            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
+        sends : list of Send
+            The messages the protocol would send.
+        now : int
+            Simulated time, in nanoseconds.
+
+        Returns
+        -------
+        list of Send or Outgoing
+            ``sends``, then replays to every other replica: received packets with
+            their old tags, or own old messages to be tagged afresh.
+        """
         out: list[Send | Outgoing] = list(sends)
         for _ in range(self.per_send):
             if self.received and self.rng.random() < 0.5:
@@ -244,6 +361,25 @@ class Colluding(Behaviour):
         self.coalition = coalition
 
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
+        """Equivocate along the coalition's split and vote for each side's batch.
+
+        Parameters
+        ----------
+        replica : Replica
+            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
+        sends : list of Send
+            The messages the protocol would send.
+        now : int
+            Simulated time, in nanoseconds.
+
+        Returns
+        -------
+        list of Send or Outgoing
+            ``sends`` with each PRE-PREPARE of a non-null batch split into that batch
+            (side A) and the null batch (side B), recorded in :attr:`Coalition.variants`, and each
+            PREPARE/COMMIT for a recorded ``(view, seq)`` split the same way; other messages
+            unchanged.
+        """
         coalition = self.coalition
         out: list[Send | Outgoing] = []
         for item in sends:
@@ -286,6 +422,22 @@ class DropRelays(Behaviour):
     name = "drop-relays"
 
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
+        """Drop forwarded client requests and relayed VIEW-CHANGEs.
+
+        Parameters
+        ----------
+        replica : Replica
+            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
+        sends : list of Send
+            The messages the protocol would send.
+        now : int
+            Simulated time, in nanoseconds.
+
+        Returns
+        -------
+        list of Send or Outgoing
+            ``sends`` without the items passed on for other nodes.
+        """
         return [s for s in sends if not _is_relay(s)]
 
 
@@ -300,6 +452,24 @@ class AlterRelays(Behaviour):
     name = "alter-relays"
 
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
+        """Alter forwarded client requests and relayed VIEW-CHANGEs under their old tags.
+
+        Parameters
+        ----------
+        replica : Replica
+            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
+        sends : list of Send
+            The messages the protocol would send.
+        now : int
+            Simulated time, in nanoseconds.
+
+        Returns
+        -------
+        list of Send or Outgoing
+            ``sends`` with each forwarded request's operation altered under the client's
+            tags and each relayed VIEW-CHANGE naming another stable checkpoint under the tags of the
+            genuine change; other items unchanged.
+        """
         out: list[Send | Outgoing] = []
         for item in sends:
             if isinstance(item, Outgoing) and type(item.packet.message) is Request:

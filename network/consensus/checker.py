@@ -112,7 +112,7 @@ class Round:
     max_delay_ns: int = seconds(0.002)
 
     def profile(self) -> LinkProfile:
-        """The link behaviour of the round."""
+        """Return the link behaviour of the round."""
         return LinkProfile(
             min_delay_ns=min(seconds(0.001), self.max_delay_ns),
             max_delay_ns=self.max_delay_ns,
@@ -177,7 +177,7 @@ class Schedule:
             quorums.check_replica(replica, "replica id")
 
     def quorums(self) -> WeightedQuorums:
-        """The schedule's initial weight configuration."""
+        """Return the schedule's initial weight configuration."""
         return WeightedQuorums(self.weights, self.f, self.unsafe_quorum_fraction)
 
     @property
@@ -198,7 +198,7 @@ class Schedule:
         return sum(r.duration_ns for r in self.rounds)
 
     def to_json(self) -> dict:
-        """A JSON-safe dict (:meth:`from_json` rebuilds the schedule)."""
+        """Return a JSON-safe dict (:meth:`from_json` rebuilds the schedule)."""
         return asdict(self)
 
     @classmethod
@@ -236,7 +236,7 @@ class Schedule:
             raise ValueError(f"schedule lacks the field {exc.args[0]!r}") from exc
 
     def describe(self) -> str:
-        """A short human-readable account of the schedule."""
+        """Return a short human-readable account of the schedule."""
         quorums = self.quorums()
         pairs = zip(self.faulty, self.behaviours, strict=True)
         faulty = ", ".join(f"{r} ({b})" for r, b in pairs) or "none"
@@ -377,7 +377,10 @@ def generate_schedule(
 def _random_weights(
     rng: np.random.Generator, quorums: WeightedQuorums, faulty: list[int]
 ) -> tuple[float, ...] | None:
-    """New weights valid for ``F* < W/3`` that keep the faulty share where it was (or lower)."""
+    """Draw weights valid for ``F* < W/3`` that keep the faulty share where it was (or lower).
+
+    Returns ``None`` when 20 draws find no such weights.
+    """
     before = Fraction(quorums.weight(faulty), quorums.total)
     for _ in range(20):
         candidate = tuple(float(rng.choice([0.5, 1.0, 1.5, 2.0])) for _ in range(quorums.n))

@@ -1,11 +1,11 @@
-"""The ``abft-qkd pbft`` subcommands: the schedule checker.
+r"""The ``abft-qkd pbft`` subcommands: the schedule checker.
 
 Examples (shell)::
 
     abft-qkd pbft check --replicas 4 --schedules 500 --faulty-weight 0.25 --seed 1
     abft-qkd pbft check --replicas 6 --weights 2,1,1,1,1,1 --faulty-weight 0.29 --seed 3 --json
     abft-qkd pbft check --replicas 4 --schedules 50 --faulty-weight 0.5 --seed 1
-    abft-qkd pbft check --replicas 4 --schedules 50 --faulty-weight 0.25 --seed 1 \\
+    abft-qkd pbft check --replicas 4 --schedules 50 --faulty-weight 0.25 --seed 1 \
         --unsafe-quorum 0.5
     abft-qkd pbft check --replay violation.json
 

@@ -129,12 +129,12 @@ class PBFTConfig:
         return self.quorums.n
 
     def primary(self, view: int) -> int:
-        """The primary of ``view``."""
+        """Return the primary of ``view``."""
         return self.leader_order[view % len(self.leader_order)]
 
 
 def reconfiguration(weights: tuple[float, ...] | list[float], f: int | None = None) -> bytes:
-    """The operation that gives the replicas new weights (an ordered request like any other).
+    """Encode the operation that gives the replicas new weights (an ordered request like others).
 
     Executed at sequence number ``s``, it takes effect for sequence numbers above ``c + L``,
     ``c`` the first checkpoint at or after ``s``: every replica then knows the weights of every
@@ -151,7 +151,7 @@ def reconfiguration(weights: tuple[float, ...] | list[float], f: int | None = No
 
 
 def parse_reconfiguration(operation: bytes) -> WeightedQuorums:
-    """The :class:`WeightedQuorums` a reconfiguration operation asks for.
+    """Decode the :class:`WeightedQuorums` a reconfiguration operation asks for.
 
     Raises
     ------

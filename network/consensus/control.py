@@ -264,7 +264,7 @@ def replica_behaviour(
     coalition: Coalition | None = None,
     side_b: frozenset[int] | None = None,
 ) -> Behaviour | None:
-    """The replica behaviour of a node with network behaviour ``behaviour``.
+    """Return the replica behaviour of a node with network behaviour ``behaviour``.
 
     Parameters
     ----------
@@ -693,8 +693,11 @@ class ControlPlane:
 
     # ----------------------------------------------------------------- reading
     def agreement(self) -> bool:
-        """Whether the correct replicas executed one history (each log a prefix of the longest,
-        equal ledgers at equal execution points)."""
+        """Return whether the correct replicas executed one history.
+
+        One history: each execution log is a prefix of the longest, and the ledgers are equal at
+        equal execution points.
+        """
         logs = [
             [(e.seq, e.digest) for e in r.execution_log if e.kind == "batch"] for r in self.correct
         ]
@@ -711,7 +714,7 @@ class ControlPlane:
         return True
 
     def summary(self) -> dict[str, Any]:
-        """The control plane's metrics (JSON-ready; definitions in the keys' names).
+        """Return the control plane's metrics (JSON-ready; definitions in the keys' names).
 
         ``committed_operations``: ledger operations whose result the voting process accepted;
         ``view_changes``: views started, summed over the correct replicas; ``messages``: sent, one

@@ -162,7 +162,7 @@ class MessageNetwork:
         return label
 
     def instances(self, node: int) -> list[Any]:
-        """The machines serving ``node``."""
+        """Return the machines serving ``node``."""
         return [i.machine for i in self._instances.get(node, [])]
 
     def set_profile(self, profile: LinkProfile) -> None:
@@ -310,7 +310,7 @@ class Group:
     faulty: frozenset[int] = field(default_factory=frozenset)
 
     def correct_replicas(self) -> list[Replica]:
-        """The replicas whose identity is not faulty."""
+        """Return the replicas whose identity is not faulty."""
         return [r[0] for i, r in sorted(self.replicas.items()) if i not in self.faulty]
 
     def submit(self, client_index: int, operation: bytes) -> None:
@@ -319,7 +319,7 @@ class Group:
         self.network.inject(client.id, client.submit(operation, self.network.queue.now))
 
     def completed(self) -> int:
-        """Requests completed by all clients."""
+        """Count the requests completed by all clients."""
         return sum(len(c.completed) for c in self.clients)
 
 

@@ -44,7 +44,7 @@ class StateMachine(Protocol):
         """Execute ``operation`` deterministically; return its result."""
 
     def snapshot(self) -> bytes:
-        """A canonical encoding of the whole state (equal states give equal bytes)."""
+        """Encode the whole state canonically (equal states give equal bytes)."""
 
     def restore(self, snapshot: bytes) -> None:
         """Replace the state by the one ``snapshot`` encodes."""

@@ -1,4 +1,4 @@
-"""PBFT protocol messages: frozen dataclasses with a canonical, injective byte encoding.
+r"""PBFT protocol messages: frozen dataclasses with a canonical, injective byte encoding.
 
 Every message has ``encode()`` (a type byte, then its fields: unsigned 64-bit big-endian
 integers, length-prefixed byte strings, counted tuples) and ``digest``, the 16-byte BLAKE2b
@@ -18,7 +18,7 @@ Examples
 >>> r == Request(7, 1, b"noop"), r.digest == Request(7, 2, b"noop").digest
 (True, False)
 >>> Prepare(view=0, seq=1, batch=batch_digest((r,)), sender=2).encode()[:1]
-b'\\x03'
+b'\x03'
 """
 
 from __future__ import annotations
@@ -91,6 +91,18 @@ class Message:
     sender: int
 
     def encode(self) -> bytes:  # pragma: no cover - every subclass overrides it
+        """Return the canonical byte encoding of the message (defined by each subclass).
+
+        Returns
+        -------
+        bytes
+            The type byte :attr:`kind`, then the fields; equal messages give equal bytes.
+
+        Raises
+        ------
+        NotImplementedError
+            On the base class, which has no fields to encode.
+        """
         raise NotImplementedError
 
     @cached_property
@@ -127,6 +139,14 @@ class Request(Message):
         return (self.client, self.timestamp)
 
     def encode(self) -> bytes:
+        """Return the canonical encoding of the REQUEST.
+
+        Returns
+        -------
+        bytes
+            Type byte ``0x01``, ``client`` and ``timestamp`` (unsigned 64-bit big-endian),
+            then ``operation`` with a 4-byte length prefix.
+        """
         return b"\x01" + _u(self.client) + _u(self.timestamp) + _b(self.operation)
 
 
@@ -187,6 +207,14 @@ class PrePrepare(Message):
         return batch_digest(self.requests)
 
     def encode(self) -> bytes:
+        """Return the canonical encoding of the PRE-PREPARE (client authenticators excluded).
+
+        Returns
+        -------
+        bytes
+            Type byte ``0x02``, ``view``, ``seq`` and ``sender`` (unsigned 64-bit big-endian),
+            then the 16-byte :func:`batch_digest` of the requests.
+        """
         return b"\x02" + _u(self.view) + _u(self.seq) + _u(self.sender) + self.batch
 
 
@@ -240,6 +268,14 @@ class Reply(Message):
         _uint(self.sender, "sender")
 
     def encode(self) -> bytes:
+        """Return the canonical encoding of the REPLY.
+
+        Returns
+        -------
+        bytes
+            Type byte ``0x05``, ``view``, ``client``, ``timestamp``, the length-prefixed
+            ``result`` and ``sender``.
+        """
         return (
             b"\x05"
             + _u(self.view)
@@ -265,6 +301,13 @@ class Checkpoint(Message):
         _uint(self.sender, "sender")
 
     def encode(self) -> bytes:
+        """Return the canonical encoding of the CHECKPOINT.
+
+        Returns
+        -------
+        bytes
+            Type byte ``0x06``, ``seq``, the 16-byte ``state_digest`` and ``sender``.
+        """
         return b"\x06" + _u(self.seq) + self.state_digest + _u(self.sender)
 
 
@@ -339,6 +382,15 @@ class ViewChange(Message):
         _uint(self.sender, "sender")
 
     def encode(self) -> bytes:
+        """Return the canonical encoding of the VIEW-CHANGE.
+
+        Returns
+        -------
+        bytes
+            Type byte ``0x07``, ``view``, the stable checkpoint (``stable_seq``,
+            ``stable_digest``), the counted ``checkpoints``, ``prepared`` and ``preprepared``
+            entries, the counted ``batches`` (request digests) and ``sender``.
+        """
         return (
             b"\x07"
             + _u(self.view)
@@ -369,6 +421,14 @@ class ViewChangeAck(Message):
         _uint(self.sender, "sender")
 
     def encode(self) -> bytes:
+        """Return the canonical encoding of the VIEW-CHANGE-ACK.
+
+        Returns
+        -------
+        bytes
+            Type byte ``0x08``, ``view``, ``origin``, the 16-byte ``change_digest`` and
+            ``sender``.
+        """
         return b"\x08" + _u(self.view) + _u(self.origin) + self.change_digest + _u(self.sender)
 
 
@@ -395,6 +455,15 @@ class NewView(Message):
         _uint(self.sender, "sender")
 
     def encode(self) -> bytes:
+        """Return the canonical encoding of the NEW-VIEW.
+
+        Returns
+        -------
+        bytes
+            Type byte ``0x09``, ``view``, the counted ``changes``, the checkpoint
+            (``checkpoint_seq``, ``checkpoint_digest``), the counted ``decisions`` and ``batches``
+            and ``sender``.
+        """
         return (
             b"\x09"
             + _u(self.view)
@@ -427,6 +496,14 @@ class Status(Message):
         _uint(self.sender, "sender")
 
     def encode(self) -> bytes:
+        """Return the canonical encoding of the STATUS.
+
+        Returns
+        -------
+        bytes
+            Type byte ``0x0a``, ``view``, one byte for ``active``, ``stable_seq``,
+            ``last_executed`` and ``sender``.
+        """
         return (
             b"\x0a"
             + _u(self.view)
@@ -452,6 +529,13 @@ class BatchContent(Message):
         _uint(self.sender, "sender")
 
     def encode(self) -> bytes:
+        """Return the canonical encoding of the batch content.
+
+        Returns
+        -------
+        bytes
+            Type byte ``0x0b``, ``seq``, the counted request digests and ``sender``.
+        """
         return b"\x0b" + _u(self.seq) + _encode_batch(self.requests) + _u(self.sender)
 
 
@@ -468,6 +552,13 @@ class FetchState(Message):
         _uint(self.sender, "sender")
 
     def encode(self) -> bytes:
+        """Return the canonical encoding of the state fetch.
+
+        Returns
+        -------
+        bytes
+            Type byte ``0x0c``, ``seq`` and ``sender``.
+        """
         return b"\x0c" + _u(self.seq) + _u(self.sender)
 
 
@@ -488,6 +579,14 @@ class StateTransfer(Message):
         _uint(self.sender, "sender")
 
     def encode(self) -> bytes:
+        """Return the canonical encoding of the state transfer.
+
+        Returns
+        -------
+        bytes
+            Type byte ``0x0d``, ``seq``, the 16-byte ``state_digest``, the length-prefixed
+            ``snapshot`` and ``sender``.
+        """
         return b"\x0d" + _u(self.seq) + self.state_digest + _b(self.snapshot) + _u(self.sender)
 
 
@@ -506,6 +605,13 @@ class FetchViewChange(Message):
         _uint(self.sender, "sender")
 
     def encode(self) -> bytes:
+        """Return the canonical encoding of the VIEW-CHANGE fetch.
+
+        Returns
+        -------
+        bytes
+            Type byte ``0x0e``, ``view``, ``origin`` and ``sender``.
+        """
         return b"\x0e" + _u(self.view) + _u(self.origin) + _u(self.sender)
 
 
@@ -523,6 +629,13 @@ class RelayedViewChange(Message):
         _uint(self.sender, "sender")
 
     def encode(self) -> bytes:
+        """Return the canonical encoding of the relayed VIEW-CHANGE.
+
+        Returns
+        -------
+        bytes
+            Type byte ``0x0f``, the 16-byte digest of ``change`` and ``sender``.
+        """
         return b"\x0f" + self.change.digest + _u(self.sender)
 
 

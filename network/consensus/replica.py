@@ -108,11 +108,42 @@ class Behaviour:
     name = "honest"
 
     def receive(self, replica: Replica, packet: Packet, now: int) -> bool:
-        """Whether ``replica`` processes ``packet``."""
+        """Return whether ``replica`` processes ``packet`` (an honest replica processes all).
+
+        Parameters
+        ----------
+        replica : Replica
+            The replica this behaviour drives.
+        packet : Packet
+            The incoming packet.
+        now : int
+            Simulated time, in nanoseconds.
+
+        Returns
+        -------
+        bool
+            ``True`` to let the replica process the packet, ``False`` to drop it.
+        """
         return True
 
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
-        """The messages ``replica`` actually sends."""
+        """Return the messages ``replica`` actually sends (an honest replica: ``sends``).
+
+        Parameters
+        ----------
+        replica : Replica
+            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
+        sends : list of Send
+            The messages the protocol would send.
+        now : int
+            Simulated time, in nanoseconds.
+
+        Returns
+        -------
+        list of Send or Outgoing
+            The messages to authenticate and send, and pre-authenticated packets to send as
+            they are.
+        """
         return sends
 
 
@@ -439,7 +470,7 @@ class Replica:
         return out
 
     def quorums_for(self, seq: int) -> WeightedQuorums:
-        """The weight configuration in force for sequence number ``seq``."""
+        """Return the weight configuration in force for sequence number ``seq``."""
         for start, quorums in reversed(self.schedule):
             if start <= seq:
                 return quorums
@@ -455,7 +486,7 @@ class Replica:
         ]
 
     def _rule(self) -> _Rule:
-        """Configurations in force from one window below ``h`` onwards (view-change tests)."""
+        """Collect configurations in force from one window below ``h`` on (view-change tests)."""
         configs: list[WeightedQuorums] = []
         for _, quorums in self._schedule_from(self.low_watermark - self._window + 1):
             if quorums not in configs:
@@ -970,7 +1001,7 @@ class Replica:
     def _decide(
         self, changes: dict[int, ViewChange], rule: _Rule
     ) -> tuple[int, bytes, tuple[tuple[int, bytes], ...], dict[bytes, tuple[Request, ...]]] | None:
-        """The NEW-VIEW decision procedure of TOCS 2002, Sec. 3.2.4, with weighted quorums.
+        """Run the NEW-VIEW decision procedure of TOCS 2002, Sec. 3.2.4, with weighted quorums.
 
         Returns ``(checkpoint seq, checkpoint digest, decisions, batch contents)`` or ``None``
         while the view changes at hand do not yet determine the outcome.
@@ -1067,7 +1098,7 @@ class Replica:
         self._install_new_view(message, contents)
 
     def _need_state(self, seq: int, digest: bytes, changes: dict[int, ViewChange]) -> None:
-        """A NEW-VIEW's checkpoint lies beyond our execution: fetch it before going on."""
+        """Fetch a NEW-VIEW's checkpoint that lies beyond our execution before going on."""
         self.trusted_states.add((seq, digest))
         if self.state_target is None or self.state_target[0] < seq:
             self.state_target = (seq, digest)

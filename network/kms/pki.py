@@ -94,7 +94,7 @@ def _builder(
     now: datetime.datetime,
     ca: bool,
 ) -> x509.CertificateBuilder:
-    """A certificate valid from an hour before ``now`` for :data:`_VALIDITY`, before signing.
+    """Start a certificate valid from an hour before ``now`` for :data:`_VALIDITY` (unsigned).
 
     A CA certificate (``ca=True``, no intermediate CAs below it) may sign certificates and
     CRLs; a leaf certificate may sign (TLS handshakes) and agree keys (ECDHE).
@@ -241,7 +241,7 @@ def create_test_pki(
 
 
 def read_pki_map(pki_dir: str | os.PathLike[str]) -> tuple[dict[str, str], list[str]]:
-    """The SAE-to-node map and the KME nodes of a folder written by :func:`create_test_pki`.
+    """Read the SAE-to-node map and KME nodes of a folder written by :func:`create_test_pki`.
 
     Raises
     ------
@@ -263,7 +263,7 @@ def read_pki_map(pki_dir: str | os.PathLike[str]) -> tuple[dict[str, str], list[
 
 
 def server_ssl_files(pki_dir: str | os.PathLike[str], kme: Hashable) -> dict[str, str]:
-    """The uvicorn TLS options of a KME: its certificate and key, and the CA for clients.
+    """Return the uvicorn TLS options of a KME: its certificate and key, the CA for clients.
 
     Raises
     ------
@@ -283,7 +283,7 @@ def server_ssl_files(pki_dir: str | os.PathLike[str], kme: Hashable) -> dict[str
 
 
 def client_ssl_context(pki_dir: str | os.PathLike[str], sae: str | None) -> ssl.SSLContext:
-    """A TLS 1.2+ client context that trusts the test CA and presents an SAE's certificate.
+    """Make a TLS 1.2+ client context that trusts the test CA and presents an SAE's certificate.
 
     Parameters
     ----------
@@ -316,7 +316,7 @@ def client_ssl_context(pki_dir: str | os.PathLike[str], sae: str | None) -> ssl.
 
 @functools.lru_cache(maxsize=1024)
 def sae_id_from_certificate(certificate: bytes | str) -> str | None:
-    """The SAE ID a client certificate names, or ``None`` if it names no SAE.
+    """Return the SAE ID a client certificate names, or ``None`` if it names no SAE.
 
     The certificate must already have been verified against the CA (the TLS handshake does
     it); this reads its common name and checks that it is a client certificate (extended key

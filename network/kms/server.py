@@ -74,6 +74,14 @@ class TLSH11Protocol(H11Protocol):
     """
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Set up the connection and attach its client certificate to every request's scope.
+
+        Parameters
+        ----------
+        transport : asyncio.Transport
+            The connection's transport; its ``ssl_object`` holds the peer certificate that the
+            TLS handshake verified (none without TLS or without a client certificate).
+        """
         super().connection_made(transport)
         ssl_object = transport.get_extra_info("ssl_object")
         chain: list[str] = []
@@ -94,7 +102,7 @@ class TLSH11Protocol(H11Protocol):
 
 
 def caller_sae_id(scope: Mapping[str, Any]) -> str | None:
-    """The SAE ID of the verified client certificate of a request (``None`` if none).
+    """Return the SAE ID of the verified client certificate of a request (``None`` if none).
 
     Parameters
     ----------
@@ -163,7 +171,7 @@ def _query_int(values: Mapping[str, str], name: str) -> int | None:
 
 
 def create_app(kme: KME) -> FastAPI:
-    """The FastAPI app of one KME (the five routes of the module docstring).
+    """Build the FastAPI app of one KME (the five routes of the module docstring).
 
     Parameters
     ----------
@@ -202,6 +210,8 @@ def create_app(kme: KME) -> FastAPI:
 
     @app.get("/api/v1/keys/{slave_SAE_ID}/status")
     async def get_status(slave_SAE_ID: str, request: Request) -> Response:
+        """Get status (ETSI GS QKD 014 clause 5.2): the Status of the link to ``slave_SAE_ID``."""
+
         async def call(caller: str) -> dict:
             _query(request, ())
             return await run_in_threadpool(kme.status, caller, slave_SAE_ID)
@@ -210,6 +220,11 @@ def create_app(kme: KME) -> FastAPI:
 
     @app.post("/api/v1/keys/{slave_SAE_ID}/enc_keys")
     async def post_enc_keys(slave_SAE_ID: str, request: Request) -> Response:
+        """Get key (clause 5.3): new keys for the caller to share with ``slave_SAE_ID``.
+
+        The body is a Key request (``number``, ``size`` in bits, extensions); may be empty.
+        """
+
         async def call(caller: str) -> dict:
             _query(request, ())
             body = _validated(KeyRequest, await _json_body(request))
@@ -229,6 +244,11 @@ def create_app(kme: KME) -> FastAPI:
 
     @app.get("/api/v1/keys/{slave_SAE_ID}/enc_keys")
     async def get_enc_keys(slave_SAE_ID: str, request: Request) -> Response:
+        """Get key (clause 5.3): new keys for the caller to share with ``slave_SAE_ID``.
+
+        The query gives ``number`` (keys) and ``size`` (bits per key); both are optional.
+        """
+
         async def call(caller: str) -> dict:
             query = _query(request, ("number", "size"))
             number, size = _query_int(query, "number"), _query_int(query, "size")
@@ -240,6 +260,11 @@ def create_app(kme: KME) -> FastAPI:
 
     @app.post("/api/v1/keys/{master_SAE_ID}/dec_keys")
     async def post_dec_keys(master_SAE_ID: str, request: Request) -> Response:
+        """Get key with key IDs (clause 5.4): the caller's copies of ``master_SAE_ID``'s keys.
+
+        The body is a Key IDs object naming the keys that ``master_SAE_ID`` obtained.
+        """
+
         async def call(caller: str) -> dict:
             _query(request, ())
             body = _validated(KeyIDs, await _json_body(request))
@@ -250,6 +275,11 @@ def create_app(kme: KME) -> FastAPI:
 
     @app.get("/api/v1/keys/{master_SAE_ID}/dec_keys")
     async def get_dec_keys(master_SAE_ID: str, request: Request) -> Response:
+        """Get key with key IDs (clause 5.4): the caller's copy of one of ``master_SAE_ID``'s keys.
+
+        The query gives ``key_ID``, the ID of a key that ``master_SAE_ID`` obtained.
+        """
+
         async def call(caller: str) -> dict:
             query = _query(request, ("key_ID",))
             if "key_ID" not in query:

@@ -129,7 +129,7 @@ class KMSError(Exception):
         self.details = details
 
     def body(self) -> dict[str, Any] | None:
-        """The Error data format (``None`` for 401: the spec gives it no body)."""
+        """Return the Error data format (``None`` for 401: the spec gives it no body)."""
         if self.status_code == 401:
             return None
         body: dict[str, Any] = {"message": self.message}
@@ -147,7 +147,7 @@ def _bad_request(message: str, **detail: Any) -> KMSError:
 
 
 def check_sae_id(sae_id: Any, name: str = "sae_id") -> str:
-    """An SAE ID: 1-64 characters, letters, digits, ``_``, ``.``, ``-``, starting alphanumeric.
+    """Check an SAE ID: 1-64 characters (letters, digits, ``_``, ``.``, ``-``), alphanumeric first.
 
     The same string names the SAE in its certificate (CN), in URLs and in JSON.
 
@@ -329,7 +329,7 @@ class KeyManagementService:
         return dict(self._kmes)
 
     def kme(self, node: Hashable) -> KME:
-        """The KME of ``node``.
+        """Return the KME of ``node``.
 
         Raises
         ------
@@ -342,11 +342,11 @@ class KeyManagementService:
             raise KeyError(f"no KME at node {node!r}") from None
 
     def node_of(self, sae: Any) -> Hashable | None:
-        """The node of a registered SAE, or ``None``."""
+        """Return the node of a registered SAE, or ``None``."""
         return self._sae_node.get(sae) if isinstance(sae, str) else None
 
     def pair(self, a: Hashable, b: Hashable) -> _Pair:
-        """The pending-key state of the KME pair ``{a, b}`` (created on first use)."""
+        """Return the pending-key state of the KME pair ``{a, b}`` (created on first use)."""
         key = frozenset((a, b))
         with self._pairs_lock:
             state = self._pairs.get(key)
@@ -400,7 +400,7 @@ class KME:
         return caller
 
     def _peer_node(self, sae: Any, role: str, caller: str) -> Hashable:
-        """The node of the other SAE (400 if unknown, or at this very KME)."""
+        """Return the node of the other SAE (400 if unknown, or at this very KME)."""
         node = self._service.node_of(sae)
         if node is None:
             raise _bad_request(f"{role}_SAE_ID {sae!r} is not known to this KMS")
@@ -435,7 +435,7 @@ class KME:
         return [dict(item) for item in value]
 
     def _route_type(self, mandatory: Any, optional: Any) -> tuple[str | None, bool]:
-        """The route type asked for, and whether it is mandatory (clause 6.2 extensions)."""
+        """Return the route type asked for, and whether it is mandatory (clause 6.2 extensions)."""
         required = self._extensions(mandatory, "extension_mandatory")
         wished = self._extensions(optional, "extension_optional")
         unsupported, chosen = [], set()

@@ -345,7 +345,7 @@ class NetworkKeySupply:
         return self._ledger
 
     def key_ledger(self):
-        """A snapshot of the pools' ledger (:class:`~network.keys.KeyLedger`)."""
+        """Return a snapshot of the pools' ledger (:class:`~network.keys.KeyLedger`)."""
         with self._lock:
             return self._store.ledger()
 
@@ -606,7 +606,7 @@ class NetworkKeySupply:
 
 
 def speed_factor(clock: str, speed: float | None = None) -> float:
-    """Simulated seconds per wall-clock second of a clock mode.
+    """Return the simulated seconds per wall-clock second of a clock mode.
 
     Parameters
     ----------

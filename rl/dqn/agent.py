@@ -458,7 +458,7 @@ class DQNAgent:
 
     @staticmethod
     def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-        """The checkpoint's contents, checked for format and version.
+        """Read a checkpoint's contents, checked for format and version.
 
         Raises
         ------
@@ -486,7 +486,7 @@ class DQNAgent:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, device: str | torch.device = "auto") -> DQNAgent:
-        """An agent restored from a checkpoint (weights, optimiser, counters, replay if saved).
+        """Restore an agent from a checkpoint (weights, optimiser, counters, replay if saved).
 
         Raises
         ------

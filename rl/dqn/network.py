@@ -53,7 +53,18 @@ class QNetwork(nn.Module):
         self.obs_dim, self.n_actions = sizes[0], sizes[-1]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Action values, shape ``(batch, n_actions)``."""
+        """Compute the action values of a batch of observations.
+
+        Parameters
+        ----------
+        obs : torch.Tensor
+            Observations, shape ``(batch, obs_dim)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Action values, shape ``(batch, n_actions)``.
+        """
         return self.body(obs)
 
 

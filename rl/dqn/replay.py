@@ -97,10 +97,11 @@ class SumTree:
             nodes = np.unique(nodes >> 1)
 
     def find(self, mass: np.ndarray) -> np.ndarray:
-        """The leaf ``i`` of each prefix-sum value: ``sum(leaves[:i]) <= mass < sum(leaves[:i+1])``.
+        """Find the leaf of each prefix-sum value ``mass``.
 
-        Values are clipped into ``[0, total)``; a descent that rounding sends past the last
-        non-zero leaf is pulled back to it.
+        The leaf is the ``i`` with ``sum(leaves[:i]) <= mass < sum(leaves[:i+1])``. Values are
+        clipped into ``[0, total)``; a descent that rounding sends past the last non-zero leaf is
+        pulled back to it.
         """
         mass = np.clip(np.asarray(mass, dtype=float).ravel(), 0.0, np.nextafter(self.total, 0))
         node = np.ones(mass.size, dtype=np.int64)
@@ -262,7 +263,7 @@ class PrioritizedReplay:
         return leaves / leaves.sum()
 
     def sample(self, batch_size: int, *, beta: float) -> ReplayBatch:
-        """A stratified prioritized sample with importance-sampling weights.
+        """Draw a stratified prioritized sample with importance-sampling weights.
 
         Parameters
         ----------
@@ -306,7 +307,7 @@ class PrioritizedReplay:
         self.tree.update(index, priority**self.alpha)
 
     def state_dict(self) -> dict[str, Any]:
-        """The stored transitions, priorities and sampler state (numpy arrays and numbers)."""
+        """Return the stored transitions, priorities and sampler state (numpy arrays, numbers)."""
         return {
             "capacity": self.capacity,
             "obs_dim": self.obs_dim,

@@ -37,7 +37,7 @@ PACKAGES: tuple[str, ...] = ("qkdcircuits", "network", "rl")
 
 @cache
 def code_version() -> str:
-    """A hash of every ``.py`` file of :data:`PACKAGES` (path and bytes), 16 hex digits.
+    """Hash every ``.py`` file of :data:`PACKAGES` (path and bytes) into 16 hex digits.
 
     Examples
     --------
@@ -72,7 +72,7 @@ class ResultCache:
         self.writes = 0
 
     def key(self, configuration: Any, *, seed: int) -> str:
-        """The key of a task: its configuration (plain values), its seed, the code version."""
+        """Return a task's key: its configuration (plain values), its seed, the code version."""
         text = json.dumps(
             {"configuration": configuration, "seed": int(seed), "version": self.version},
             sort_keys=True,
@@ -84,7 +84,7 @@ class ResultCache:
         return self.folder / f"{key}{suffix}"
 
     def get(self, key: str) -> Any:
-        """The stored result, or ``None`` (also for an unreadable entry, which is recomputed)."""
+        """Return the stored result, or ``None`` (also for an unreadable entry, then recomputed)."""
         path = self.path(key)
         try:
             value = json.loads(path.read_text())

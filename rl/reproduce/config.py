@@ -138,7 +138,7 @@ class ReproduceConfig:
 
     @classmethod
     def scale(cls, name: str, **overrides: Any) -> ReproduceConfig:
-        """The built-in scale ``name`` (one of :data:`SCALES`), with field overrides.
+        """Return the built-in scale ``name`` (one of :data:`SCALES`), with field overrides.
 
         Raises
         ------
@@ -196,7 +196,7 @@ class ReproduceConfig:
         }
 
     def seeds(self) -> dict[str, list[int]]:
-        """Evaluation and training seeds: independent streams of ``seed``, disjoint sets."""
+        """Return evaluation and training seeds: independent streams of ``seed``, disjoint sets."""
         evaluation, training = np.random.SeedSequence(self.seed).spawn(2)
         eval_seeds = [int(s) for s in evaluation.generate_state(self.eval_seeds, np.uint32)]
         train_seeds = [
@@ -209,6 +209,6 @@ class ReproduceConfig:
         return {"evaluation": eval_seeds, "training": train_seeds}
 
     def digest(self, part: Any) -> str:
-        """A short hash of ``part`` (plain values), for cache keys."""
+        """Return a short hash of ``part`` (plain values), for cache keys."""
         text = json.dumps(part, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:20]

@@ -83,7 +83,7 @@ def _train_specs(config: ReproduceConfig, seeds: list[int]) -> list[dict[str, An
 
 
 def _trace_fraction(config: ReproduceConfig) -> float:
-    """The Byzantine fraction of the QBER-over-time plot: the one nearest to 0.2."""
+    """Return the Byzantine fraction of the QBER-over-time plot: the one nearest to 0.2."""
     return min(config.fractions, key=lambda f: (abs(f - 0.2), f))
 
 
@@ -263,7 +263,7 @@ def aggregate(
     training: list[dict[str, Any]],
     evaluations: dict[tuple[str, float, int], dict[str, Any]],
 ) -> dict[str, Any]:
-    """The results of finished tasks: per-cell statistics, training summary, episodes.
+    """Collect the results of finished tasks: per-cell statistics, training summary, episodes.
 
     Returns
     -------

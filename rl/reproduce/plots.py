@@ -1,5 +1,7 @@
-"""The report's figures (PNG, written atomically): key rate and availability against the
-Byzantine fraction, QBER over time, and the DQN learning curves.
+"""The report's figures (PNG, written atomically).
+
+Key rate and availability against the Byzantine fraction, QBER over time, and the DQN learning
+curves.
 """
 
 from __future__ import annotations

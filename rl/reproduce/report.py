@@ -69,7 +69,7 @@ def _pct(value: float, digits: int = 1) -> str:
 
 
 def check_claims(results: dict[str, Any]) -> list[dict[str, str]]:
-    """The claims with measured values, verdicts and explanations.
+    """Check the claims: measured values, verdicts and explanations.
 
     Rules: key rate agrees if ABFT-DRA keeps >= 90 % and the baseline <= 60 % of the no-attack
     rate at the fraction nearest 0.2; QBER if ABFT-DRA's mean used QBER is < 1 % at every
@@ -273,7 +273,7 @@ def _nodes(count: Any) -> str:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    """The Markdown report: the table, the claims with verdicts, the notes."""
+    """Write the Markdown report: the table, the claims with verdicts, the notes."""
     config = results["config"]
     fractions = [f"{f:g}" for f in config["fractions"]]
     claims = results["claims"]
