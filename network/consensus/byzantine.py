@@ -78,38 +78,14 @@ class SilentReplica(Behaviour):
     def receive(self, replica: Replica, packet: Packet, now: int) -> bool:
         """Refuse every packet (a crashed replica processes nothing).
 
-        Parameters
-        ----------
-        replica : Replica
-            The replica this behaviour drives.
-        packet : Packet
-            The incoming packet.
-        now : int
-            Simulated time, in nanoseconds.
-
-        Returns
-        -------
-        bool
-            Always ``False``.
+        Arguments as :meth:`Behaviour.receive`. Always returns ``False``.
         """
         return False
 
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
         """Send nothing.
 
-        Parameters
-        ----------
-        replica : Replica
-            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
-        sends : list of Send
-            The messages the protocol would send.
-        now : int
-            Simulated time, in nanoseconds.
-
-        Returns
-        -------
-        list of Send or Outgoing
-            Always empty.
+        Arguments as :meth:`Behaviour.send`. Always returns an empty list.
         """
         return []
 
@@ -127,20 +103,8 @@ class Slow(Behaviour):
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
         """Delay every message by ``delay_ns``.
 
-        Parameters
-        ----------
-        replica : Replica
-            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
-        sends : list of Send
-            The messages the protocol would send.
-        now : int
-            Simulated time, in nanoseconds.
-
-        Returns
-        -------
-        list of Send or Outgoing
-            ``sends`` with ``delay_ns`` nanoseconds added to each :class:`Send`;
-            pre-authenticated packets unchanged.
+        Arguments as :meth:`Behaviour.send`. Returns ``sends`` with ``delay_ns`` nanoseconds added
+        to each :class:`Send`; pre-authenticated packets unchanged.
         """
         return [
             Send(s.message, s.receivers, s.delay_ns + self.delay_ns) if isinstance(s, Send) else s
@@ -174,20 +138,9 @@ class EquivocatingPrimary(Behaviour):
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
         """Split each non-empty PRE-PREPARE into the real batch and the null batch.
 
-        Parameters
-        ----------
-        replica : Replica
-            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
-        sends : list of Send
-            The messages the protocol would send.
-        now : int
-            Simulated time, in nanoseconds.
-
-        Returns
-        -------
-        list of Send or Outgoing
-            ``sends`` with every PRE-PREPARE of a non-empty batch sent as is to the
-            backups outside ``side_b`` and with the null batch to those in ``side_b``.
+        Arguments as :meth:`Behaviour.send`. Returns ``sends`` with every PRE-PREPARE of a non-empty
+        batch sent as is to the backups outside ``side_b`` and with the null batch to those in
+        ``side_b``.
         """
         out: list[Send | Outgoing] = []
         for item in sends:
@@ -209,21 +162,9 @@ class FalseVotes(Behaviour):
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
         """Replace votes, checkpoints and VIEW-CHANGEs with false ones.
 
-        Parameters
-        ----------
-        replica : Replica
-            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
-        sends : list of Send
-            The messages the protocol would send.
-        now : int
-            Simulated time, in nanoseconds.
-
-        Returns
-        -------
-        list of Send or Outgoing
-            ``sends`` with PREPAREs, COMMITs and CHECKPOINTs for random 16-byte
-            digests, and VIEW-CHANGEs (view > 0) claiming an invented prepared entry just above the
-            stable checkpoint; other messages unchanged.
+        Arguments as :meth:`Behaviour.send`. Returns ``sends`` with PREPAREs, COMMITs and
+        CHECKPOINTs for random 16-byte digests, and VIEW-CHANGEs (view > 0) claiming an invented
+        prepared entry just above the stable checkpoint; other messages unchanged.
         """
         out: list[Send | Outgoing] = []
         for item in sends:
@@ -280,19 +221,7 @@ class Replay(Behaviour):
     def receive(self, replica: Replica, packet: Packet, now: int) -> bool:
         """Remember ``packet`` for later replay and let the replica process it.
 
-        Parameters
-        ----------
-        replica : Replica
-            The replica this behaviour drives.
-        packet : Packet
-            The incoming packet.
-        now : int
-            Simulated time, in nanoseconds.
-
-        Returns
-        -------
-        bool
-            Always ``True``.
+        Arguments as :meth:`Behaviour.receive`. Always returns ``True``.
         """
         self.received.append(packet)
         return True
@@ -300,20 +229,8 @@ class Replay(Behaviour):
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
         """Add up to ``per_send`` replays to the messages sent.
 
-        Parameters
-        ----------
-        replica : Replica
-            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
-        sends : list of Send
-            The messages the protocol would send.
-        now : int
-            Simulated time, in nanoseconds.
-
-        Returns
-        -------
-        list of Send or Outgoing
-            ``sends``, then replays to every other replica: received packets with
-            their old tags, or own old messages to be tagged afresh.
+        Arguments as :meth:`Behaviour.send`. Returns ``sends``, then replays to every other replica:
+        received packets with their old tags, or own old messages to be tagged afresh.
         """
         out: list[Send | Outgoing] = list(sends)
         for _ in range(self.per_send):
@@ -363,22 +280,10 @@ class Colluding(Behaviour):
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
         """Equivocate along the coalition's split and vote for each side's batch.
 
-        Parameters
-        ----------
-        replica : Replica
-            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
-        sends : list of Send
-            The messages the protocol would send.
-        now : int
-            Simulated time, in nanoseconds.
-
-        Returns
-        -------
-        list of Send or Outgoing
-            ``sends`` with each PRE-PREPARE of a non-null batch split into that batch
-            (side A) and the null batch (side B), recorded in :attr:`Coalition.variants`, and each
-            PREPARE/COMMIT for a recorded ``(view, seq)`` split the same way; other messages
-            unchanged.
+        Arguments as :meth:`Behaviour.send`. Returns ``sends`` with each PRE-PREPARE of a non-null
+        batch split into that batch (side A) and the null batch (side B), recorded in
+        :attr:`Coalition.variants`, and each PREPARE/COMMIT for a recorded ``(view, seq)`` split the
+        same way; other messages unchanged.
         """
         coalition = self.coalition
         out: list[Send | Outgoing] = []
@@ -424,19 +329,8 @@ class DropRelays(Behaviour):
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
         """Drop forwarded client requests and relayed VIEW-CHANGEs.
 
-        Parameters
-        ----------
-        replica : Replica
-            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
-        sends : list of Send
-            The messages the protocol would send.
-        now : int
-            Simulated time, in nanoseconds.
-
-        Returns
-        -------
-        list of Send or Outgoing
-            ``sends`` without the items passed on for other nodes.
+        Arguments as :meth:`Behaviour.send`. Returns ``sends`` without the items passed on for other
+        nodes.
         """
         return [s for s in sends if not _is_relay(s)]
 
@@ -454,21 +348,9 @@ class AlterRelays(Behaviour):
     def send(self, replica: Replica, sends: list[Send], now: int) -> list[Send | Outgoing]:
         """Alter forwarded client requests and relayed VIEW-CHANGEs under their old tags.
 
-        Parameters
-        ----------
-        replica : Replica
-            The replica this behaviour drives (its keys tag the returned :class:`Send` items).
-        sends : list of Send
-            The messages the protocol would send.
-        now : int
-            Simulated time, in nanoseconds.
-
-        Returns
-        -------
-        list of Send or Outgoing
-            ``sends`` with each forwarded request's operation altered under the client's
-            tags and each relayed VIEW-CHANGE naming another stable checkpoint under the tags of the
-            genuine change; other items unchanged.
+        Arguments as :meth:`Behaviour.send`. Returns ``sends`` with each forwarded request's
+        operation altered under the client's tags and each relayed VIEW-CHANGE naming another stable
+        checkpoint under the tags of the genuine change; other items unchanged.
         """
         out: list[Send | Outgoing] = []
         for item in sends:
